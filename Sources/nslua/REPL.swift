@@ -1,0 +1,175 @@
+import CEditLine
+import CLua
+import CLuaBridge
+import Glibc
+import LuaKit
+
+/// The interactive loop, as lua.c's: a line is tried as `return <line>`, then
+/// as a statement; a syntax error at <eof> asks for more with the second
+/// prompt. Results are printed; errors are printed with their traceback.
+final class REPL {
+    let lua: Lua
+    let interactive: Bool
+    private let historyPath: String?
+
+    init(lua: Lua) {
+        self.lua = lua
+        self.interactive = isatty(STDIN_FILENO) != 0
+        if let home = getenv("HOME") {
+            historyPath = String(cString: home) + "/.nslua_history"
+        } else {
+            historyPath = nil
+        }
+        if interactive { setUpLineEditing() }
+    }
+
+    /// Reads, evaluates and prints until end of input. Returns when stdin is
+    /// closed (Ctrl-D).
+    func run() {
+        while let (code, isExpression) = readStatement() {
+            evaluate(code, isExpression: isExpression)
+        }
+        if interactive { fputs("\n", stdout) }
+        fflush(stdout)
+    }
+
+    // MARK: Evaluation
+
+    private func readStatement() -> (String, Bool)? {
+        var first: String?
+        while first == nil {
+            switch readLine(prompt: "nslua> ") {
+            case .line(let l): first = l
+            case .interrupted: continue
+            case .end: return nil
+            }
+        }
+        guard var text = first else { return nil }
+        if text.hasPrefix("=") { text = "return " + text.dropFirst() }   // Lua 5.1 habit
+        // Expression first.
+        if (try? lua.load("return " + text, name: "=stdin")) != nil {
+            remember(text)
+            return (text, true)
+        }
+        while true {
+            do {
+                try lua.load(text, name: "=stdin")
+                remember(text)
+                return (text, false)
+            } catch let status {
+                guard case .syntax(let message) = status, message.hasSuffix("<eof>") else {
+                    remember(text)
+                    return (text, false)   // evaluate reports the error
+                }
+                switch readLine(prompt: ">> ") {
+                case .line(let more): text += "\n" + more
+                case .interrupted: return ("", false)   // Ctrl-C drops the statement
+                case .end: return nil
+                }
+            }
+        }
+    }
+
+    /// Compiles and runs one chunk, then prints its results.
+    private func evaluate(_ code: String, isExpression: Bool) {
+        guard let L = lua.L else { return }
+        do {
+            try lua.load(isExpression ? "return " + code : code, name: "=stdin")
+            let n = try lua.pcall()
+            if n > 0 { try lua.printResults(count: n) }
+        } catch {
+            let message: String
+            if let status = error as? LuaStatus { message = status.message } else { message = "\(error)" }
+            fputs("nslua: \(message)\n", stderr)
+        }
+        lua_settop(L, 0)
+        fflush(stdout)
+    }
+
+    // MARK: Line input
+
+    private enum Input {
+        case line(String)
+        case interrupted   // Ctrl-C: the line (and any unfinished statement) is dropped
+        case end           // Ctrl-D or end of input
+    }
+
+    private func readLine(prompt: String) -> Input {
+        guard interactive else {
+            // Not a terminal: plain lines, no prompts (as `lua -` reads stdin).
+            return Swift.readLine(strippingNewline: true).map(Input.line) ?? .end
+        }
+        nslua_prompt_sigint_begin()
+        let line = CEditLine.readline(prompt)
+        nslua_prompt_sigint_end()
+        defer { free(line) }
+        if nslua_prompt_sigint_take() != 0 || REPL.interruptedAtPrompt {
+            REPL.interruptedAtPrompt = false
+            fputs("^C\n", stdout)
+            fflush(stdout)
+            return .interrupted
+        }
+        guard let line else { return .end }
+        return .line(String(cString: line))
+    }
+
+    private func remember(_ text: String) {
+        guard interactive, !text.isEmpty else { return }
+        add_history(text)
+        if let historyPath {
+            _ = write_history(historyPath)
+            chmod(historyPath, 0o600)
+        }
+    }
+
+    // MARK: libedit
+
+    nonisolated(unsafe) static var current: REPL?
+    nonisolated(unsafe) static var interruptedAtPrompt = false
+
+    private func setUpLineEditing() {
+        REPL.current = self
+        rl_readline_name = UnsafePointer(strdup("nslua"))
+        rl_basic_word_break_characters = UnsafePointer(strdup(" \t\n\"\\'><=;+-*/%^~#&|{}()[],"))
+        rl_catch_signals = 0
+        rl_getc_function = { _ in
+            var c: UInt8 = 0
+            while true {
+                let n = Glibc.read(STDIN_FILENO, &c, 1)
+                if n == 1 { return Int32(c) }
+                if n < 0 && errno == EINTR {
+                    if nslua_prompt_sigint_take() != 0 {
+                        REPL.interruptedAtPrompt = true
+                        return EOF
+                    }
+                    continue
+                }
+                return EOF
+            }
+        }
+        rl_attempted_completion_function = { text, _, _ in
+            rl_attempted_completion_over = 1
+            guard let text, let repl = REPL.current else { return nil }
+            let matches = repl.lua.completions(for: String(cString: text))
+            guard !matches.isEmpty else { return nil }
+            if matches.count == 1 { rl_completion_append_character = 0 }
+            // readline's contract: [replacement, match..., NULL], all malloc'd.
+            let size = MemoryLayout<UnsafeMutablePointer<CChar>?>.stride * (matches.count + 2)
+            let list = malloc(size)!.bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: matches.count + 2)
+            list[0] = strdup(commonPrefix(matches))
+            for (i, m) in matches.enumerated() { list[i + 1] = strdup(m) }
+            list[matches.count + 1] = nil
+            return list
+        }
+        stifle_history(1000)
+        if let historyPath { _ = read_history(historyPath) }
+    }
+}
+
+func commonPrefix(_ words: [String]) -> String {
+    guard var prefix = words.first else { return "" }
+    for w in words.dropFirst() {
+        while !w.hasPrefix(prefix) { prefix.removeLast() }
+    }
+    return prefix
+}
