@@ -1,1 +1,87 @@
+#define _GNU_SOURCE
 #include "CNetSys.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+const int NSYS_CLONE_NEWNET = CLONE_NEWNET;
+const int NSYS_CLONE_NEWNS = CLONE_NEWNS;
+const int NSYS_CLONE_NEWUSER = CLONE_NEWUSER;
+
+int nsys_setns(int fd, int nstype) { return setns(fd, nstype); }
+int nsys_unshare(int flags) { return unshare(flags); }
+pid_t nsys_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+/* Child side: only async-signal-safe calls until exec. */
+static void child_fail(int report_fd, char step) {
+    char msg[16];
+    int e = errno, n = 0;
+    char digits[12];
+    int d = 0;
+    msg[n++] = step;
+    msg[n++] = ':';
+    if (e == 0) digits[d++] = '0';
+    while (e > 0 && d < 11) { digits[d++] = (char)('0' + e % 10); e /= 10; }
+    while (d > 0) msg[n++] = digits[--d];
+    (void)!write(report_fd, msg, (size_t)n);
+    _exit(127);
+}
+
+static void bind_etc(const char *name) {
+    /* As iproute2's bind_etc: /etc/netns/NAME/X is bound over /etc/X. */
+    char dir[4096];
+    int n = snprintf(dir, sizeof dir, "/etc/netns/%s", name);
+    if (n <= 0 || (size_t)n >= sizeof dir) return;
+    DIR *d = opendir(dir);   /* not strictly async-signal-safe; iproute2 does the same */
+    if (d == NULL) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char src[4096], dst[4096];
+        if (snprintf(src, sizeof src, "%s/%s", dir, e->d_name) >= (int)sizeof src) continue;
+        if (snprintf(dst, sizeof dst, "/etc/%s", e->d_name) >= (int)sizeof dst) continue;
+        mount(src, dst, "none", MS_BIND, NULL);
+    }
+    closedir(d);
+}
+
+pid_t nsys_spawn_in_netns(int netns_fd, const char *name, char *const argv[],
+                          int in_fd, int out_fd, int err_fd, int report_fd) {
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+
+    /* Child. Default signal dispositions, as a fresh program expects. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) child_fail(report_fd, 'd');
+    if (setns(netns_fd, CLONE_NEWNET) < 0) child_fail(report_fd, 'n');
+    if (unshare(CLONE_NEWNS) < 0) child_fail(report_fd, 'u');
+    /* Don't let our mounts propagate back to the parent's namespace. */
+    if (mount("", "/", "none", MS_SLAVE | MS_REC, NULL) < 0) child_fail(report_fd, 'm');
+    /* A sysfs that shows this namespace's devices. */
+    if (umount2("/sys", MNT_DETACH) == 0 || errno == EINVAL || errno == ENOENT) {
+        unsigned long flags = 0;
+        if (mount(name ? name : "sysfs", "/sys", "sysfs", flags, NULL) < 0) {
+            /* Read-only fallback, as iproute2 does when sysfs is locked. */
+            mount(name ? name : "sysfs", "/sys", "sysfs", MS_RDONLY, NULL);
+        }
+    }
+    if (name != NULL) bind_etc(name);
+    execvp(argv[0], argv);
+    child_fail(report_fd, 'e');
+    return -1;
+}

@@ -241,3 +241,9 @@ public final class Lua {
 
 /// "Lua 5.4.x" of the linked library.
 public let luaVersion = String(String(cString: nslua_lua_release()).dropFirst(4))
+
+/// Whether Ctrl-C (or a termination signal) is waiting to interrupt the
+/// running Lua code: Swift code that blocks polls it and returns early.
+public enum LuaInterrupt {
+    public static var pending: Bool { nslua_interrupt_pending() != 0 }
+}

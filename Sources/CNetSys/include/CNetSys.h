@@ -1,1 +1,26 @@
+// CNetSys: the few Linux calls Swift's Glibc module does not export
+// (they need _GNU_SOURCE), and the fork+exec child of `ns:exec`, which must
+// run only async-signal-safe code between fork and exec.
+#ifndef NSLUA_CNETSYS_H
+#define NSLUA_CNETSYS_H
 
+#include <sys/types.h>
+
+int nsys_setns(int fd, int nstype);
+int nsys_unshare(int flags);
+pid_t nsys_gettid(void);
+
+extern const int NSYS_CLONE_NEWNET;
+extern const int NSYS_CLONE_NEWNS;
+extern const int NSYS_CLONE_NEWUSER;
+
+/// Starts `argv[0]` (searched in PATH) inside the network namespace `netns_fd`
+/// the way `ip netns exec` does: setns, a private mount namespace with / made
+/// a slave, a fresh sysfs on /sys, and /etc/netns/NAME/* bound over /etc/*
+/// (when `name` is non-NULL). stdin/stdout/stderr of the child are the given
+/// fds. `err_fd` is a CLOEXEC pipe: if exec fails, the child writes
+/// "step:errno" to it and exits 127. Returns the pid, or -1 with errno.
+pid_t nsys_spawn_in_netns(int netns_fd, const char *name, char *const argv[],
+                          int in_fd, int out_fd, int err_fd, int report_fd);
+
+#endif

@@ -1,0 +1,7 @@
+import LuaKit
+import NetLab
+
+extension NetModule {
+    /// ping, pingall, exec and capture.
+    func defineTraffic() {}
+}

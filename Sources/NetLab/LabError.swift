@@ -1,0 +1,81 @@
+import Glibc
+import Netlink
+
+/// Why a lab operation failed, in words a person can act on: the kernel's (or
+/// the system's) reason, and what it means here.
+public struct LabError: Error, Equatable, CustomStringConvertible {
+    public enum Kind: Equatable, Sendable {
+        /// The kernel refused (errno).
+        case kernel(Int32)
+        /// Input rejected before the kernel saw it.
+        case invalid
+        /// No such namespace, link, ...
+        case notFound
+        /// Not permitted: run as root or with --sandbox.
+        case privilege
+        /// This kernel lacks the feature.
+        case unsupported
+    }
+
+    public let kind: Kind
+    /// "File exists", "invalid interface name", ...
+    public let reason: String
+    /// What it means here: "a link named veth0 already exists in host".
+    public let detail: String?
+
+    public init(_ kind: Kind, _ reason: String, _ detail: String? = nil) {
+        self.kind = kind
+        self.reason = reason
+        self.detail = detail
+    }
+
+    public var description: String {
+        guard let detail, !detail.isEmpty else { return reason }
+        return "\(reason) (\(detail))"
+    }
+
+    static func invalid(_ reason: String, _ detail: String? = nil) -> LabError { LabError(.invalid, reason, detail) }
+    static func notFound(_ reason: String, _ detail: String? = nil) -> LabError { LabError(.notFound, reason, detail) }
+
+    /// From errno, with a hint for the cases people hit.
+    static func errno(_ code: Int32, _ detail: String? = nil) -> LabError {
+        let reason = errnoDescription(code)
+        switch code {
+        case EPERM, EACCES:
+            let hint = "nslua needs CAP_NET_ADMIN and CAP_SYS_ADMIN: run it as root, or with --sandbox"
+            return LabError(.privilege, reason, [detail, hint].compactMap { $0 }.joined(separator: "; "))
+        case EOPNOTSUPP, EAFNOSUPPORT, EPROTONOSUPPORT:
+            return LabError(.unsupported, reason, detail)
+        default:
+            return LabError(.kernel(code), reason, detail)
+        }
+    }
+
+    /// From a kernel reply: strerror, the kernel's extended ack, and `detail`.
+    static func netlink(_ e: NetlinkError, _ detail: String? = nil) -> LabError {
+        let parts = [e.message, detail].compactMap { $0 }.filter { !$0.isEmpty }
+        return errno(e.errno, parts.isEmpty ? nil : parts.joined(separator: "; "))
+    }
+
+    static func system(_ e: SystemError, _ detail: String? = nil) -> LabError {
+        errno(e.errno, detail ?? e.call)
+    }
+
+    /// Any error thrown below NetLab, as a LabError.
+    static func wrap(_ error: Error, _ detail: String? = nil) -> LabError {
+        switch error {
+        case let e as LabError: return e
+        case let e as NetlinkError: return netlink(e, detail)
+        case let e as SystemError: return system(e, detail)
+        case let e as AddressError: return invalid(e.description)
+        case let e as MalformedReply: return LabError(.kernel(EPROTO), e.description, detail)
+        case let e as DumpInterrupted: return LabError(.kernel(EINTR), e.description, detail)
+        default: return LabError(.kernel(0), "\(error)", detail)
+        }
+    }
+}
+
+/// Runs `body`, turning whatever it throws into a LabError with `detail`.
+func labbing<T>(_ detail: @autoclosure () -> String? = nil, _ body: () throws -> T) throws(LabError) -> T {
+    do { return try body() } catch { throw LabError.wrap(error, detail()) }
+}

@@ -1,0 +1,168 @@
+import Glibc
+import Netlink
+
+/// A network namespace: the host (where nslua started), one this run created
+/// (`ip netns add`), or an existing named one it opened.
+///
+/// It keeps an fd on the namespace and one rtnetlink socket opened inside it;
+/// every operation on the namespace goes through that socket.
+public final class Namespace: @unchecked Sendable {
+    /// nil for the host namespace.
+    public let name: String?
+    public let id: NamespaceID
+    /// Created by this run (and so removed by its teardown).
+    public let owned: Bool
+    public private(set) var isDeleted = false
+    private var fdStorage: Int32
+    private var socketStorage: NetlinkSocket?
+    public internal(set) weak var lab: Lab?
+
+    init(name: String?, fd: Int32, socket: NetlinkSocket, owned: Bool, lab: Lab) throws(SystemError) {
+        self.name = name
+        self.fdStorage = fd
+        self.socketStorage = socket
+        self.owned = owned
+        self.lab = lab
+        self.id = try NamespaceID(fd: fd)
+    }
+
+    deinit { if fdStorage >= 0 { close(fdStorage) } }
+
+    /// "ns1", or "host".
+    public var displayName: String { name ?? "host" }
+
+    /// The fd on the namespace (for setns, IFLA_NET_NS_FD).
+    public func fd() throws(LabError) -> Int32 {
+        try checkAlive()
+        return fdStorage
+    }
+
+    func socket() throws(LabError) -> NetlinkSocket {
+        try checkAlive()
+        return socketStorage!
+    }
+
+    func checkAlive() throws(LabError) {
+        if isDeleted { throw .notFound("No such namespace", "namespace \(displayName) has been deleted") }
+    }
+
+    /// Drops the fd and socket so that the kernel can free the namespace.
+    func release() {
+        isDeleted = true
+        socketStorage = nil
+        if fdStorage >= 0 { close(fdStorage) }
+        fdStorage = -1
+    }
+
+    /// Sends one request on this namespace's socket.
+    @discardableResult
+    func request(_ r: NetlinkRequest, _ detail: @autoclosure () -> String? = nil) throws(LabError) -> [NetlinkMessage] {
+        let s = try socket()
+        return try labbing(detail()) { try s.request(r) }
+    }
+
+    // MARK: Links
+
+    /// The link named `name` here, or nil.
+    public func linkMessage(named name: String) throws(LabError) -> LinkMessage? {
+        try Validate.interfaceName(name)
+        do {
+            let s = try socket()
+            guard let m = try s.request(Requests.getLink(name: name)).first else { return nil }
+            return try LinkMessage(m)
+        } catch let e as NetlinkError where e.isNotFound {
+            return nil
+        } catch {
+            throw LabError.wrap(error, "looking up \(name) in \(displayName)")
+        }
+    }
+
+    /// The link with ifindex `index` here, or nil.
+    public func linkMessage(index: Int32) throws(LabError) -> LinkMessage? {
+        do {
+            let s = try socket()
+            guard let m = try s.request(Requests.getLink(index: index)).first else { return nil }
+            return try LinkMessage(m)
+        } catch let e as NetlinkError where e.isNotFound {
+            return nil
+        } catch {
+            throw LabError.wrap(error, "looking up link \(index) in \(displayName)")
+        }
+    }
+
+    /// Every link here, in ifindex order (`ip link show`).
+    public func linkMessages() throws(LabError) -> [LinkMessage] {
+        try labbing("listing links in \(displayName)") {
+            try request(Requests.dumpLinks()).map(LinkMessage.init).sorted { $0.index < $1.index }
+        }
+    }
+
+    /// The id this namespace gives `other` (IFLA_LINK_NETNSID), or nil.
+    func namespaceID(of other: Namespace) -> Int32? {
+        guard let fd = try? other.fd(), let s = try? socket(),
+              let m = try? s.request(Requests.getNamespaceID(fd: fd)).first,
+              let id = try? Requests.namespaceID(in: m), id >= 0 else { return nil }
+        return id
+    }
+
+    // MARK: Addresses, routes, neighbours
+
+    public func addressMessages() throws(LabError) -> [AddressMessage] {
+        try labbing("listing addresses in \(displayName)") {
+            try request(Requests.dumpAddresses()).map(AddressMessage.init)
+        }
+    }
+
+    /// Routes of the main table (`ip route show` and `ip -6 route show`).
+    public func routeMessages() throws(LabError) -> [RouteMessage] {
+        try labbing("listing routes in \(displayName)") {
+            try request(Requests.dumpRoutes()).map(RouteMessage.init)
+                .filter { $0.table == UInt32(RTA.TABLE_MAIN) && $0.type == RTA.TYPE_UNICAST }
+        }
+    }
+
+    /// The neighbour table (`ip neigh show`: entries in NOARP or no state are left out).
+    public func neighborMessages() throws(LabError) -> [NeighborMessage] {
+        try labbing("listing neighbours in \(displayName)") {
+            try request(Requests.dumpNeighbors()).map(NeighborMessage.init)
+                .filter { $0.state != 0 && $0.state & 0x40 == 0 && $0.address != nil }
+        }
+    }
+
+    // MARK: sysctl
+
+    /// Reads a net.* sysctl as this namespace sees it.
+    public func sysctl(_ key: String) throws(LabError) -> String {
+        let path = try Validate.sysctlPath(key)
+        let fd = try self.fd()
+        return try labbing("sysctl \(key) in \(displayName)") {
+            try onNamespaceThread(fd) { () throws -> String in
+                let f = open(path, O_RDONLY | O_CLOEXEC)
+                guard f >= 0 else { throw SystemError("open \(path)") }
+                defer { close(f) }
+                var buf = [UInt8](repeating: 0, count: 4096)
+                let n = try sys("read \(path)") { read(f, &buf, buf.count) }
+                var s = String(decoding: buf[0..<n], as: UTF8.self)
+                while s.last == "\n" { s.removeLast() }
+                return s
+            }
+        }
+    }
+
+    /// Writes a net.* sysctl in this namespace.
+    public func setSysctl(_ key: String, _ value: String) throws(LabError) {
+        let path = try Validate.sysctlPath(key)
+        if value.contains("\0") || value.contains("\n") { throw .invalid("invalid sysctl value", "it contains a newline or NUL") }
+        let fd = try self.fd()
+        lab?.trace("ip netns exec \(displayName) sysctl -w \(key)=\(value)", namespace: self)
+        try labbing("sysctl -w \(key)=\(value) in \(displayName)") {
+            try onNamespaceThread(fd) {
+                let f = open(path, O_WRONLY | O_CLOEXEC)
+                guard f >= 0 else { throw SystemError("open \(path)") }
+                defer { close(f) }
+                let bytes = Array((value + "\n").utf8)
+                try sys("write \(path)") { write(f, bytes, bytes.count) }
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import CNetSys
+import Glibc
+import Netlink
+
+/// A failed system call: which call, on what, and errno.
+public struct SystemError: Error, Equatable, CustomStringConvertible {
+    public let call: String
+    public let errno: Int32
+    public init(_ call: String, errno: Int32 = Glibc.errno) {
+        self.call = call
+        self.errno = errno
+    }
+    public var description: String { "\(errnoDescription(errno)) (\(call))" }
+}
+
+/// -1/errno to a thrown SystemError, retrying on EINTR (swift-system's valueOrErrno).
+@discardableResult
+func sys<T: FixedWidthInteger>(_ call: @autoclosure () -> String, _ body: () -> T) throws(SystemError) -> T {
+    while true {
+        let r = body()
+        if r != -1 { return r }
+        if errno == EINTR { continue }
+        throw SystemError(call())
+    }
+}
+
+/// Runs `body` on a new thread that first joins the network namespace `fd`
+/// (or, with `fd` nil, unshares a new one), then ends. The calling thread's
+/// namespace is never touched (DESIGN.md rule 2): sockets made in `body` stay
+/// bound to that namespace after the thread is gone.
+func onNamespaceThread<T>(_ fd: Int32?, _ body: @escaping () throws -> T) throws -> T {
+    var result: Result<T, Error>?
+    let job = NamespaceJob(fd: fd) {
+        do { result = .success(try body()) } catch { result = .failure(error) }
+    }
+    try job.runAndWait()
+    return try result!.get()
+}
+
+private final class NamespaceJob: @unchecked Sendable {
+    let fd: Int32?
+    let body: () -> Void
+    var failure: SystemError?
+
+    init(fd: Int32?, body: @escaping () -> Void) {
+        self.fd = fd
+        self.body = body
+    }
+
+    func runAndWait() throws {
+        var thread = pthread_t()
+        let arg = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&thread, nil, { raw in
+            let job = Unmanaged<NamespaceJob>.fromOpaque(raw!).takeRetainedValue()
+            job.enterAndRun()
+            return nil
+        }, arg)
+        guard rc == 0 else {
+            Unmanaged<NamespaceJob>.fromOpaque(arg).release()
+            throw SystemError("pthread_create", errno: rc)
+        }
+        pthread_join(thread, nil)
+        if let failure { throw failure }
+    }
+
+    private func enterAndRun() {
+        do {
+            if let fd {
+                try sys("setns") { nsys_setns(fd, NSYS_CLONE_NEWNET) }
+            } else {
+                try sys("unshare(CLONE_NEWNET)") { nsys_unshare(NSYS_CLONE_NEWNET) }
+            }
+            body()
+        } catch {
+            failure = error
+        }
+    }
+}
+
+/// The (device, inode) of a namespace file: its identity.
+public struct NamespaceID: Hashable, Sendable, CustomStringConvertible {
+    public let device: UInt64
+    public let inode: UInt64
+    public var description: String { "net:[\(inode)]" }
+
+    init(fd: Int32) throws(SystemError) {
+        var st = stat()
+        try sys("fstat") { fstat(fd, &st) }
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+    }
+
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+}

@@ -1,0 +1,94 @@
+import Netlink
+
+/// Input checks done before the kernel sees anything, each with its own message.
+public enum Validate {
+    /// An interface name: 1 to 15 bytes (IFNAMSIZ-1), no '/', ':', whitespace
+    /// or NUL, not "." or ".." (the kernel's dev_valid_name).
+    public static func interfaceName(_ name: String) throws(LabError) {
+        let bytes = Array(name.utf8)
+        if bytes.isEmpty { throw .invalid("invalid interface name", "it is empty") }
+        if bytes.count > 15 {
+            throw .invalid("invalid interface name", "'\(printable(name))' is \(bytes.count) bytes; at most 15")
+        }
+        if name == "." || name == ".." { throw .invalid("invalid interface name", "'\(name)' is reserved") }
+        if let bad = bytes.first(where: { $0 == 0 || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":") || isSpace($0) }) {
+            throw .invalid("invalid interface name", "'\(printable(name))' contains \(describe(bad))")
+        }
+    }
+
+    /// A namespace name, as a file under /run/netns: 1 to 255 bytes, no '/',
+    /// whitespace or NUL, not "." or "..".
+    public static func namespaceName(_ name: String) throws(LabError) {
+        let bytes = Array(name.utf8)
+        if bytes.isEmpty { throw .invalid("invalid namespace name", "it is empty") }
+        if bytes.count > 255 {
+            throw .invalid("invalid namespace name", "'\(printable(name).prefix(40))...' is \(bytes.count) bytes; at most 255")
+        }
+        if name == "." || name == ".." { throw .invalid("invalid namespace name", "'\(name)' is reserved") }
+        if let bad = bytes.first(where: { $0 == 0 || $0 == UInt8(ascii: "/") || isSpace($0) }) {
+            throw .invalid("invalid namespace name", "'\(printable(name))' contains \(describe(bad))")
+        }
+    }
+
+    public static func prefix(_ text: String) throws(LabError) -> IPPrefix {
+        do { return try IPPrefix(parsing: text) } catch { throw .invalid("invalid address", error.description) }
+    }
+
+    public static func address(_ text: String) throws(LabError) -> IPAddress {
+        guard let a = IPAddress(text) else {
+            throw .invalid("invalid address", "'\(printable(text))' is not an IPv4 or IPv6 address")
+        }
+        return a
+    }
+
+    public static func mac(_ text: String) throws(LabError) -> MACAddress {
+        guard let m = MACAddress(text) else {
+            throw .invalid("invalid MAC address", "'\(printable(text))' (expected e.g. 02:00:00:00:00:01)")
+        }
+        if m.isMulticast { throw .invalid("invalid MAC address", "\(m) is a multicast address") }
+        if m.bytes.allSatisfy({ $0 == 0 }) { throw .invalid("invalid MAC address", "00:00:00:00:00:00") }
+        return m
+    }
+
+    public static func mtu(_ value: Int64) throws(LabError) -> UInt32 {
+        guard value >= 68, value <= 65535 else {
+            throw .invalid("invalid MTU", "\(value) is outside 68..65535")
+        }
+        return UInt32(value)
+    }
+
+    /// A sysctl key under net. ("net.ipv4.ip_forward" or "net/ipv4/conf/eth0.1/forwarding")
+    /// to its /proc/sys path. Only per-namespace (net.*) keys are allowed, so
+    /// a lab cannot change the host's kernel settings.
+    public static func sysctlPath(_ key: String) throws(LabError) -> String {
+        let parts = key.contains("/") ? key.split(separator: "/", omittingEmptySubsequences: false)
+                                      : key.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.first == "net", parts.count >= 2 else {
+            throw .invalid("invalid sysctl key", "'\(printable(key))': only per-namespace net.* keys can be used")
+        }
+        for p in parts where p.isEmpty || p == "." || p == ".." || p.utf8.contains(0) || p.contains(where: \.isWhitespace) {
+            throw .invalid("invalid sysctl key", "'\(printable(key))'")
+        }
+        return "/proc/sys/" + parts.joined(separator: "/")
+    }
+
+    static func isSpace(_ b: UInt8) -> Bool { b == 32 || (9...13).contains(b) }
+
+    static func describe(_ b: UInt8) -> String {
+        switch b {
+        case 0: return "a NUL byte"
+        case UInt8(ascii: "/"): return "'/'"
+        case UInt8(ascii: ":"): return "':'"
+        default: return "whitespace"
+        }
+    }
+
+    /// The name with control bytes escaped, for messages.
+    public static func printable(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars {
+            if u.value < 32 || u.value == 127 { out += "\\\(u.value)" } else { out.unicodeScalars.append(u) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,142 @@
+/// Operational state (IF_OPER_*), as `ip link` shows it.
+public func operstateName(_ v: UInt8) -> String {
+    ["UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"][safe: Int(v)] ?? "UNKNOWN"
+}
+
+extension Array {
+    subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
+}
+
+/// Link counters (struct rtnl_link_stats64, first fields).
+public struct LinkStats: Equatable, Sendable {
+    public var rxPackets: UInt64 = 0, txPackets: UInt64 = 0, rxBytes: UInt64 = 0, txBytes: UInt64 = 0
+    public var rxErrors: UInt64 = 0, txErrors: UInt64 = 0, rxDropped: UInt64 = 0, txDropped: UInt64 = 0
+    public var multicast: UInt64 = 0, collisions: UInt64 = 0
+
+    init?(_ v: ArraySlice<UInt8>?) {
+        guard let v, v.count >= 80 else { return nil }
+        let b = Array(v)
+        rxPackets = read(b, 0); txPackets = read(b, 8); rxBytes = read(b, 16); txBytes = read(b, 24)
+        rxErrors = read(b, 32); txErrors = read(b, 40); rxDropped = read(b, 48); txDropped = read(b, 56)
+        multicast = read(b, 64); collisions = read(b, 72)
+    }
+}
+
+/// A link as RTM_NEWLINK describes it.
+public struct LinkMessage: Equatable, Sendable {
+    public var index: Int32
+    public var name: String
+    public var flags: UInt32
+    /// "veth", "bridge", ... ; nil for a plain device (lo, a physical NIC).
+    public var kind: String?
+    public var mtu: UInt32?
+    public var mac: MACAddress?
+    public var operstate: UInt8
+    public var master: Int32?
+    /// The peer's ifindex (for a veth), in the namespace `linkNetnsID` names
+    /// (or this one when nil).
+    public var link: Int32?
+    public var linkNetnsID: Int32?
+    public var stats: LinkStats?
+
+    public var isUp: Bool { flags & IFF.UP != 0 }
+
+    public init(_ m: NetlinkMessage) throws(MalformedReply) {
+        guard m.payload.count >= IfInfoMsg.size else { throw MalformedReply(reason: "short ifinfomsg") }
+        let hdr = IfInfoMsg(decoding: m.payload.prefix(IfInfoMsg.size))
+        let a = try Attributes(m.payload.dropFirst(IfInfoMsg.size))
+        index = hdr.index
+        flags = hdr.flags
+        name = a.string(IFLA.IFNAME) ?? ""
+        mtu = a.u32(IFLA.MTU)
+        mac = a[IFLA.ADDRESS].flatMap { MACAddress(bytes: Array($0)) }
+        operstate = a.u8(IFLA.OPERSTATE) ?? 0
+        master = a.u32(IFLA.MASTER).map { Int32(bitPattern: $0) }
+        link = a.u32(IFLA.LINK).map { Int32(bitPattern: $0) }
+        linkNetnsID = a.u32(IFLA.LINK_NETNSID).map { Int32(bitPattern: $0) }
+        kind = try a.nested(IFLA.LINKINFO)?.string(IFLA.INFO_KIND)
+        stats = LinkStats(a[IFLA.STATS64])
+    }
+}
+
+/// An address as RTM_NEWADDR describes it.
+public struct AddressMessage: Equatable, Sendable {
+    public var index: UInt32
+    public var prefix: IPPrefix
+    public var scope: UInt8
+    public var flags: UInt32
+
+    public init(_ m: NetlinkMessage) throws(MalformedReply) {
+        guard m.payload.count >= IfAddrMsg.size else { throw MalformedReply(reason: "short ifaddrmsg") }
+        let hdr = IfAddrMsg(decoding: m.payload.prefix(IfAddrMsg.size))
+        let a = try Attributes(m.payload.dropFirst(IfAddrMsg.size))
+        guard let raw = a[IFA.LOCAL] ?? a[IFA.ADDRESS], let addr = IPAddress(bytes: Array(raw)) else {
+            throw MalformedReply(reason: "address without IFA_ADDRESS")
+        }
+        index = hdr.index
+        prefix = IPPrefix(address: addr, length: hdr.prefixLength)
+        scope = hdr.scope
+        flags = a.u32(IFA.FLAGS) ?? UInt32(hdr.flags)
+    }
+}
+
+/// A route as RTM_NEWROUTE describes it.
+public struct RouteMessage: Equatable, Sendable {
+    public var family: UInt8
+    /// nil for a default route.
+    public var destination: IPPrefix?
+    public var gateway: IPAddress?
+    public var outputIndex: Int32?
+    public var table: UInt32
+    public var protocolID: UInt8
+    public var scope: UInt8
+    public var type: UInt8
+    public var priority: UInt32?
+    public var preferredSource: IPAddress?
+
+    public init(_ m: NetlinkMessage) throws(MalformedReply) {
+        guard m.payload.count >= RtMsg.size else { throw MalformedReply(reason: "short rtmsg") }
+        let hdr = RtMsg(decoding: m.payload.prefix(RtMsg.size))
+        let a = try Attributes(m.payload.dropFirst(RtMsg.size))
+        family = hdr.family
+        if let d = a[RTA.DST], let addr = IPAddress(bytes: Array(d)) {
+            destination = IPPrefix(address: addr, length: hdr.dstLength)
+        } else if hdr.dstLength > 0 {
+            throw MalformedReply(reason: "route with a prefix length and no RTA_DST")
+        }
+        gateway = a[RTA.GATEWAY].flatMap { IPAddress(bytes: Array($0)) }
+        outputIndex = a.u32(RTA.OIF).map { Int32(bitPattern: $0) }
+        table = a.u32(RTA.TABLE) ?? UInt32(hdr.table)
+        protocolID = hdr.protocolID
+        scope = hdr.scope
+        type = hdr.type
+        priority = a.u32(RTA.PRIORITY)
+        preferredSource = a[RTA.PREFSRC].flatMap { IPAddress(bytes: Array($0)) }
+    }
+}
+
+/// A neighbour (ARP/NDP) entry as RTM_NEWNEIGH describes it.
+public struct NeighborMessage: Equatable, Sendable {
+    public var index: Int32
+    public var address: IPAddress?
+    public var mac: MACAddress?
+    public var state: UInt16
+
+    public init(_ m: NetlinkMessage) throws(MalformedReply) {
+        guard m.payload.count >= NdMsg.size else { throw MalformedReply(reason: "short ndmsg") }
+        let hdr = NdMsg(decoding: m.payload.prefix(NdMsg.size))
+        let a = try Attributes(m.payload.dropFirst(NdMsg.size))
+        index = hdr.index
+        state = hdr.state
+        address = a[NDA.DST].flatMap { IPAddress(bytes: Array($0)) }
+        mac = a[NDA.LLADDR].flatMap { MACAddress(bytes: Array($0)) }
+    }
+
+    /// NUD state as `ip neigh` names it.
+    public var stateName: String {
+        let names: [(UInt16, String)] = [(0x01, "INCOMPLETE"), (0x02, "REACHABLE"), (0x04, "STALE"), (0x08, "DELAY"),
+                                         (0x10, "PROBE"), (0x20, "FAILED"), (0x40, "NOARP"), (0x80, "PERMANENT")]
+        let set = names.filter { state & $0.0 != 0 }.map(\.1)
+        return set.isEmpty ? "NONE" : set.joined(separator: ",")
+    }
+}

@@ -1,0 +1,172 @@
+/// Builders for the rtnetlink requests NetLab sends. Each is pure: it returns
+/// the bytes to send, so tests can compare them with the kernel's UAPI layout.
+public enum Requests {
+    static let create = NL.F_CREATE | NL.F_EXCL | NL.F_ACK
+
+    /// `ip link add NAME type veth peer name PEER [netns PEERNS]`, sent on the
+    /// socket of the namespace the first end is born in.
+    public static func newVeth(name: String, peer: String, peerNamespaceFD: Int32?) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.NEWLINK, flags: create)
+        r.append(IfInfoMsg())
+        r.attribute(IFLA.IFNAME, string: name)
+        r.nest(IFLA.LINKINFO) { r in
+            r.attribute(IFLA.INFO_KIND, string: "veth")
+            r.nest(IFLA.INFO_DATA) { r in
+                r.nest(IFLA.VETH_INFO_PEER) { r in
+                    r.append(IfInfoMsg())
+                    r.attribute(IFLA.IFNAME, string: peer)
+                    if let fd = peerNamespaceFD { r.attribute(IFLA.NET_NS_FD, u32: UInt32(bitPattern: fd)) }
+                }
+            }
+        }
+        return r
+    }
+
+    /// `ip link add NAME type bridge`.
+    public static func newBridge(name: String) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.NEWLINK, flags: create)
+        r.append(IfInfoMsg())
+        r.attribute(IFLA.IFNAME, string: name)
+        r.nest(IFLA.LINKINFO) { r in r.attribute(IFLA.INFO_KIND, string: "bridge") }
+        return r
+    }
+
+    /// What `ip link set DEV ...` can change, one field or several at once.
+    public struct LinkChange: Equatable, Sendable {
+        public var up: Bool?
+        public var mtu: UInt32?
+        public var mac: MACAddress?
+        public var name: String?
+        /// 0 detaches from the master (nomaster).
+        public var master: Int32?
+        public var namespaceFD: Int32?
+        public init(up: Bool? = nil, mtu: UInt32? = nil, mac: MACAddress? = nil, name: String? = nil,
+                    master: Int32? = nil, namespaceFD: Int32? = nil) {
+            self.up = up; self.mtu = mtu; self.mac = mac; self.name = name; self.master = master
+            self.namespaceFD = namespaceFD
+        }
+    }
+
+    /// `ip link set DEV ...` (RTM_NEWLINK without NLM_F_CREATE, as iproute2 does).
+    public static func setLink(index: Int32, _ c: LinkChange) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.NEWLINK, flags: NL.F_ACK)
+        var info = IfInfoMsg(index: index)
+        if let up = c.up {
+            info.flags = up ? IFF.UP : 0
+            info.change = IFF.UP
+        }
+        r.append(info)
+        if let mtu = c.mtu { r.attribute(IFLA.MTU, u32: mtu) }
+        if let mac = c.mac { r.attribute(IFLA.ADDRESS, mac.bytes) }
+        if let name = c.name { r.attribute(IFLA.IFNAME, string: name) }
+        if let master = c.master { r.attribute(IFLA.MASTER, i32: master) }
+        if let fd = c.namespaceFD { r.attribute(IFLA.NET_NS_FD, u32: UInt32(bitPattern: fd)) }
+        return r
+    }
+
+    /// `ip link del DEV`.
+    public static func deleteLink(index: Int32) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.DELLINK, flags: NL.F_ACK)
+        r.append(IfInfoMsg(index: index))
+        return r
+    }
+
+    /// `ip link show DEV` by index or by name.
+    public static func getLink(index: Int32 = 0, name: String? = nil) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.GETLINK, flags: NL.F_ACK)
+        r.append(IfInfoMsg(index: index))
+        if let name { r.attribute(IFLA.IFNAME, string: name) }
+        return r
+    }
+
+    /// `ip link show`.
+    public static func dumpLinks() -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.GETLINK, flags: NL.F_DUMP)
+        r.append(IfInfoMsg())
+        return r
+    }
+
+    /// `ip addr add|del PREFIX dev DEV`.
+    public static func address(add: Bool, index: Int32, prefix: IPPrefix) -> NetlinkRequest {
+        var r = NetlinkRequest(type: add ? RTM.NEWADDR : RTM.DELADDR, flags: add ? create : NL.F_ACK)
+        r.append(IfAddrMsg(family: prefix.address.family, prefixLength: prefix.length,
+                           scope: RTA.SCOPE_UNIVERSE, index: UInt32(bitPattern: index)))
+        r.attribute(IFA.LOCAL, prefix.address.bytes)
+        r.attribute(IFA.ADDRESS, prefix.address.bytes)
+        if add && prefix.address.isV4 && prefix.length < 31 {
+            // ip addr add ... brd + : the directed broadcast of the network.
+            var b = prefix.address.bytes
+            for i in 0..<4 {
+                let bits = max(0, min(8, Int(prefix.length) - i * 8))
+                b[i] |= UInt8(0xff >> bits & 0xff)
+            }
+            r.attribute(IFA.BROADCAST, b)
+        }
+        return r
+    }
+
+    /// `ip addr show` (family AF_UNSPEC for both).
+    public static func dumpAddresses(family: UInt8 = AF.UNSPEC) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.GETADDR, flags: NL.F_DUMP)
+        r.append(IfAddrMsg(family: family, prefixLength: 0, index: 0))
+        return r
+    }
+
+    /// `ip route add|del DST [via GW] [dev DEV]` in the main table.
+    public static func route(add: Bool, destination: IPPrefix?, family: UInt8, gateway: IPAddress?,
+                             outputIndex: Int32?, metric: UInt32? = nil) -> NetlinkRequest {
+        var r = NetlinkRequest(type: add ? RTM.NEWROUTE : RTM.DELROUTE, flags: add ? create : NL.F_ACK)
+        var msg = RtMsg(family: family, dstLength: destination?.length ?? 0,
+                        scope: gateway == nil && outputIndex != nil ? RTA.SCOPE_LINK : RTA.SCOPE_UNIVERSE)
+        if !add { msg.protocolID = 0; msg.scope = 0 }
+        r.append(msg)
+        if let d = destination?.network { r.attribute(RTA.DST, d.address.bytes) }
+        if let gateway { r.attribute(RTA.GATEWAY, gateway.bytes) }
+        if let outputIndex { r.attribute(RTA.OIF, i32: outputIndex) }
+        if let metric { r.attribute(RTA.PRIORITY, u32: metric) }
+        return r
+    }
+
+    /// `ip route show table all` (family AF_UNSPEC for both).
+    public static func dumpRoutes(family: UInt8 = AF.UNSPEC) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.GETROUTE, flags: NL.F_DUMP)
+        r.append(RtMsg(family: family, table: 0, protocolID: 0, scope: 0, type: 0))
+        return r
+    }
+
+    /// `ip neigh show`.
+    public static func dumpNeighbors(family: UInt8 = AF.UNSPEC) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.GETNEIGH, flags: NL.F_DUMP)
+        r.append(NdMsg(family: family))
+        return r
+    }
+}
+
+/// struct rtgenmsg (1 byte, padded to 4).
+public struct RtGenMsg: NetlinkStruct, Equatable, Sendable {
+    public var family: UInt8
+    public init(family: UInt8 = AF.UNSPEC) { self.family = family }
+    public func encoded() -> [UInt8] { [family] }
+}
+
+extension Requests {
+    static let GETNSID: UInt16 = 90
+    static let NETNSA_NSID: UInt16 = 1
+    static let NETNSA_FD: UInt16 = 3
+
+    /// `ip netns identify`-like: the id this namespace uses for the namespace
+    /// open as `fd` (what IFLA_LINK_NETNSID refers to).
+    public static func getNamespaceID(fd: Int32) -> NetlinkRequest {
+        var r = NetlinkRequest(type: GETNSID, flags: NL.F_ACK)
+        r.append(RtGenMsg())
+        r.attribute(NETNSA_FD, u32: UInt32(bitPattern: fd))
+        return r
+    }
+
+    /// The id in a RTM_NEWNSID reply (-1: none assigned).
+    public static func namespaceID(in m: NetlinkMessage) throws(MalformedReply) -> Int32 {
+        let a = try Attributes(m.payload.dropFirst(4))
+        guard let v = a.u32(NETNSA_NSID) else { throw MalformedReply(reason: "RTM_NEWNSID without NETNSA_NSID") }
+        return Int32(bitPattern: v)
+    }
+}

@@ -1,0 +1,90 @@
+import Glibc
+import Synchronization
+
+/// An rtnetlink socket. It stays bound to the network namespace of the thread
+/// that opened it, so NetLab opens one per namespace on a thread switched into
+/// that namespace, and then uses it from anywhere.
+public final class NetlinkSocket: @unchecked Sendable {
+    public let fd: Int32
+    private let lock = Mutex(())
+    private var seq: UInt32
+    private var buffer = [UInt8](repeating: 0, count: 1 << 18)
+
+    /// Opens a NETLINK_ROUTE socket in the calling thread's network namespace,
+    /// asking for extended acks and strict checking of dump requests.
+    public init() throws(NetlinkError) {
+        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NL.ROUTE)
+        guard fd >= 0 else { throw NetlinkError(errno: errno, message: "socket(AF_NETLINK)") }
+        var one: Int32 = 1
+        _ = setsockopt(fd, NL.SOL_NETLINK, NL.EXT_ACK, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fd, NL.SOL_NETLINK, NL.CAP_ACK, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fd, NL.SOL_NETLINK, NL.GET_STRICT_CHK, &one, socklen_t(MemoryLayout<Int32>.size))
+        var size: Int32 = 1 << 20
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_nl()
+        addr.nl_family = sa_family_t(AF_NETLINK)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
+            }
+        }
+        guard rc == 0 else {
+            let e = errno
+            close(fd)
+            throw NetlinkError(errno: e, message: "bind(AF_NETLINK)")
+        }
+        self.fd = fd
+        self.seq = UInt32(truncatingIfNeeded: time(nil))
+    }
+
+    deinit { close(fd) }
+
+    /// Sends `request` and returns the reply messages (the dump's entries, or
+    /// the answer to a get). A kernel error is thrown with its extended ack.
+    @discardableResult
+    public func request(_ request: NetlinkRequest) throws -> [NetlinkMessage] {
+        try lock.withLock { _ in try exchange(request) }
+    }
+
+    private func exchange(_ request: NetlinkRequest) throws -> [NetlinkMessage] {
+        var request = request
+        seq &+= 1
+        request.stamp(seq: seq)
+        var dest = sockaddr_nl()
+        dest.nl_family = sa_family_t(AF_NETLINK)
+        let sent = request.bytes.withUnsafeBytes { buf in
+            withUnsafePointer(to: &dest) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, buf.baseAddress, buf.count, 0, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
+                }
+            }
+        }
+        guard sent == request.bytes.count else { throw NetlinkError(errno: errno, message: "sendto(netlink)") }
+
+        var collector = ReplyCollector(seq: seq, isDump: request.flags & NL.F_DUMP == NL.F_DUMP)
+        while true {
+            var from = sockaddr_nl()
+            var fromLen = socklen_t(MemoryLayout<sockaddr_nl>.size)
+            let n = buffer.withUnsafeMutableBytes { buf in
+                withUnsafeMutablePointer(to: &from) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        recvfrom(fd, buf.baseAddress, buf.count, 0, $0, &fromLen)
+                    }
+                }
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw NetlinkError(errno: errno, message: "recv(netlink)")
+            }
+            if try collector.feed(buffer[0..<n], senderPid: from.nl_pid) == .done { return collector.messages }
+        }
+    }
+}
+
+/// struct sockaddr_nl (linux/netlink.h), which Glibc's module does not export.
+struct sockaddr_nl {
+    var nl_family: sa_family_t = 0
+    var nl_pad: UInt16 = 0
+    var nl_pid: UInt32 = 0
+    var nl_groups: UInt32 = 0
+}
