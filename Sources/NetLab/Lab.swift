@@ -327,7 +327,11 @@ public final class Lab: @unchecked Sendable {
                 link.markDeleted()
                 continue
             }
-            do { try link.delete() } catch { problems.append("link \(link.label): \(error)") }
+            do { try link.delete() } catch where error.kind == .notFound || error.kind == .kernel(ENODEV) {
+                // Gone meanwhile: its peer's namespace was freed by the kernel.
+            } catch {
+                problems.append("link \(link.label): \(error)")
+            }
         }
         for ns in namespaces where !ns.owned { ns.release() }
         namespaces.removeAll()

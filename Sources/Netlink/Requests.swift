@@ -118,7 +118,7 @@ public enum Requests {
         var r = NetlinkRequest(type: add ? RTM.NEWROUTE : RTM.DELROUTE, flags: add ? create : NL.F_ACK)
         var msg = RtMsg(family: family, dstLength: destination?.length ?? 0,
                         scope: gateway == nil && outputIndex != nil ? RTA.SCOPE_LINK : RTA.SCOPE_UNIVERSE)
-        if !add { msg.protocolID = 0; msg.scope = 0 }
+        if !add { msg.protocolID = 0; msg.scope = 255 }   // RT_SCOPE_NOWHERE: match any scope, as iproute2
         r.append(msg)
         if let d = destination?.network { r.attribute(RTA.DST, d.address.bytes) }
         if let gateway { r.attribute(RTA.GATEWAY, gateway.bytes) }

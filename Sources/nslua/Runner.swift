@@ -122,10 +122,8 @@ struct Runner {
         if let bundled = bundledLuaDirectory() {
             entries += ["\(bundled)/?.lua", "\(bundled)/?/init.lua"]
         }
-        guard case .table(let package) = lua.global("package"),
-              let current = package["path"].stringValue else { return }
-        let code = "package.path = ..."
-        _ = runChunk(Array(code.utf8), name: "=(path)", args: [(entries + [current]).joined(separator: ";")])
+        let code = "package.path = (...) .. package.path"
+        _ = runChunk(Array(code.utf8), name: "=(path)", args: [entries.map { $0 + ";" }.joined()])
     }
 
     private func report(_ message: String) {

@@ -1,0 +1,43 @@
+# nslua — `make run` sets up and runs the bundled labs; `make test` runs every test.
+SWIFT      ?= swift
+PREFIX     ?= /usr/local
+APT_PKGS   := liblua5.4-dev libedit-dev libpcap-dev pkg-config iproute2 iputils-ping tcpdump tmux strace jq util-linux
+BIN        := .build/release/nslua
+DEBUG_BIN  := .build/debug/nslua
+
+.PHONY: deps build debug run test unit-test kernel-test bench install clean
+
+# Install what is missing (Debian, as root).
+deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --product nslua
+
+debug: deps
+	$(SWIFT) build --product nslua
+
+run: build
+	@for lab in examples/veth-pair.lua examples/bridge.lua; do \
+	  echo "==> $(BIN) $$lab"; $(BIN) $$lab || exit $$?; echo; \
+	done
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	NSLUA=$(CURDIR)/$(DEBUG_BIN) tests/run.sh
+
+bench: build
+	NSLUA=$(CURDIR)/$(BIN) bench/run.sh
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/nslua
+	mkdir -p $(DESTDIR)$(PREFIX)/share/nslua
+	cp -r lua $(DESTDIR)$(PREFIX)/share/nslua/
+
+clean:
+	rm -rf .build

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs every tests/test_*.sh, each in a private network + mount namespace with
+# its own /run/netns and /run/nslua (so nothing it makes is visible on the
+# host, and the host's namespaces are invisible to it), and prints
+# "N passed, N failed" at the end.
+#
+#   tests/run.sh [PATTERN]      NSLUA=path/to/nslua (default: .build/debug/nslua)
+set -u
+cd "$(dirname "$0")/.."
+export NSLUA="${NSLUA:-$PWD/.build/debug/nslua}"
+export TESTS_DIR="$PWD/tests"
+pattern="${1:-}"
+passed=0 failed=0 failed_names=()
+before_ns=$(ip netns list 2>/dev/null | sort)
+before_links=$(ip -br link 2>/dev/null | awk '{print $1}' | sort)
+
+for t in tests/test_*.sh; do
+  name=$(basename "$t" .sh)
+  [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
+  log=$(mktemp)
+  start=$EPOCHREALTIME
+  if [ "${PRIVATE:-1}" = 1 ]; then
+    unshare --net --mount --propagation private bash -c '
+      mkdir -p /run/netns /run/nslua
+      mount -t tmpfs -o mode=0755 nslua-test /run/netns
+      mount -t tmpfs -o mode=0700 nslua-test /run/nslua
+      ip link set lo up
+      exec bash "$0"' "$t" >"$log" 2>&1
+  else
+    bash "$t" >"$log" 2>&1
+  fi
+  rc=$?
+  secs=$(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $start }")
+  if [ $rc -eq 0 ]; then
+    passed=$((passed + 1)); echo "ok   $name (${secs}s)"
+    [ -n "${VERBOSE:-}" ] && sed 's/^/     /' "$log"
+  else
+    failed=$((failed + 1)); failed_names+=("$name"); echo "FAIL $name (${secs}s)"
+    sed 's/^/     /' "$log" | tail -n 60
+  fi
+  rm -f "$log"
+done
+
+# Nothing may be left on the host by any test.
+after_ns=$(ip netns list 2>/dev/null | sort)
+after_links=$(ip -br link 2>/dev/null | awk '{print $1}' | sort)
+if [ "$before_ns" != "$after_ns" ] || [ "$before_links" != "$after_links" ]; then
+  echo "FAIL host-leftovers: the host's namespaces or links changed during the tests"
+  diff <(echo "$before_ns"; echo "$before_links") <(echo "$after_ns"; echo "$after_links")
+  failed=$((failed + 1))
+fi
+
+echo
+[ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]}"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
