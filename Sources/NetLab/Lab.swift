@@ -35,7 +35,8 @@ public final class Lab: @unchecked Sendable {
         let fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .errno(errno, "open /proc/thread-self/ns/net") }
         do {
-            let socket = try onNamespaceThread(fd) { try NetlinkSocket() }
+            // The calling thread is in the host namespace already: no setns needed.
+            let socket = try NetlinkSocket()
             host = try Namespace(name: nil, fd: fd, socket: socket, owned: false, lab: self)
         } catch {
             close(fd)
