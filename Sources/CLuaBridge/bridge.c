@@ -50,6 +50,45 @@ void nslua_where(lua_State *L, int level) {
     luaL_where(L, level);
 }
 
+/* The function at the top of the stack as a global ("print") or a field of a
+ * global table ("net.veth", "string.rep"), as lauxlib's pushglobalfuncname
+ * names functions called without a name (through pcall, say). Pushes the name
+ * and returns 1, or returns 0 and pushes nothing. Uses raw access only. */
+static int push_global_name(lua_State *L) {
+    int fn = lua_gettop(L);
+    lua_pushglobaltable(L);
+    /* First pass: a global itself. */
+    lua_pushnil(L);
+    while (lua_next(L, fn + 1) != 0) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, fn)) {
+            lua_pop(L, 1);
+            lua_replace(L, fn + 1);   /* the key, in place of the global table */
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    /* Second pass: a field of a global table (not through _G itself). */
+    lua_pushnil(L);
+    while (lua_next(L, fn + 1) != 0) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TTABLE &&
+            strcmp(lua_tostring(L, -2), "_G") != 0) {
+            lua_pushnil(L);
+            while (lua_next(L, -2) != 0) {
+                if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, fn)) {
+                    lua_pushfstring(L, "%s.%s", lua_tostring(L, -4), lua_tostring(L, -2));
+                    lua_replace(L, fn + 1);
+                    lua_settop(L, fn + 1);
+                    return 1;
+                }
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+    }
+    lua_settop(L, fn);
+    return 0;
+}
+
 /* Same text as lauxlib's luaL_argerror, pushed instead of raised. */
 void nslua_pushargerror(lua_State *L, int arg, const char *extramsg) {
     lua_Debug ar;
@@ -57,19 +96,30 @@ void nslua_pushargerror(lua_State *L, int arg, const char *extramsg) {
         lua_pushfstring(L, "bad argument #%d (%s)", arg, extramsg);
         return;
     }
-    lua_getinfo(L, "n", &ar);
+    lua_getinfo(L, "nf", &ar);   /* pushes the running function */
+    int named = 0;
+    if (ar.name == NULL && push_global_name(L)) {
+        ar.name = lua_tostring(L, -1);
+        named = 1;
+    }
+    /* keep the name string (or the function) below the message; drop it after */
+    int extra = 1 + named;
     if (ar.namewhat != NULL && strcmp(ar.namewhat, "method") == 0) {
         arg--;
         if (arg == 0) {
             luaL_where(L, 1);
             lua_pushfstring(L, "calling '%s' on bad self (%s)", ar.name ? ar.name : "?", extramsg);
             lua_concat(L, 2);
+            lua_rotate(L, -(extra + 1), 1);
+            lua_pop(L, extra);
             return;
         }
     }
     luaL_where(L, 1);
     lua_pushfstring(L, "bad argument #%d to '%s' (%s)", arg, ar.name ? ar.name : "?", extramsg);
     lua_concat(L, 2);
+    lua_rotate(L, -(extra + 1), 1);
+    lua_pop(L, extra);
 }
 
 /* ---- protected calls with Ctrl-C, as lua.c ------------------------------------ */

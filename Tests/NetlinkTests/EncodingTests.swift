@@ -1,0 +1,120 @@
+import XCTest
+@testable import Netlink
+
+/// Requests built byte for byte as the kernel's UAPI lays them out
+/// (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/veth.h).
+final class EncodingTests: XCTestCase {
+    // Little helpers that spell the layout out independently of the builder.
+    func u16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8)] }
+    func u32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xff) } }
+    func header(len: Int, type: UInt16, flags: UInt16) -> [UInt8] {
+        u32(UInt32(len)) + u16(type) + u16(flags) + u32(0) + u32(0)
+    }
+    func attr(_ type: UInt16, _ payload: [UInt8]) -> [UInt8] {
+        var b = u16(UInt16(4 + payload.count)) + u16(type) + payload
+        while b.count % 4 != 0 { b.append(0) }
+        return b
+    }
+    func cstr(_ s: String) -> [UInt8] { Array(s.utf8) + [0] }
+    let ifinfomsg = [UInt8](repeating: 0, count: 16)
+    let createFlags: UInt16 = 0x1 | 0x4 | 0x200 | 0x400   // REQUEST|ACK|EXCL|CREATE
+
+    func testBridge() {
+        let body = ifinfomsg + attr(3, cstr("br0")) + attr(18, attr(1, cstr("bridge")))
+        let expected = header(len: 16 + body.count, type: 16, flags: createFlags) + body
+        XCTAssertEqual(Requests.newBridge(name: "br0").bytes, expected)
+        XCTAssertEqual(expected.count, 56)
+    }
+
+    func testVethWithPeerInNamespace() {
+        let peer = ifinfomsg + attr(3, cstr("eth0")) + attr(28, u32(7))
+        let info = attr(1, cstr("veth")) + attr(2, attr(1, peer))
+        let body = ifinfomsg + attr(3, cstr("v1")) + attr(18, info)
+        let expected = header(len: 16 + body.count, type: 16, flags: createFlags) + body
+        XCTAssertEqual(Requests.newVeth(name: "v1", peer: "eth0", peerNamespaceFD: 7).bytes, expected)
+    }
+
+    func testVethSameNamespaceHasNoNetnsAttribute() {
+        let r = Requests.newVeth(name: "a", peer: "b", peerNamespaceFD: nil).bytes
+        let peer = ifinfomsg + attr(3, cstr("b"))
+        let body = ifinfomsg + attr(3, cstr("a")) + attr(18, attr(1, cstr("veth")) + attr(2, attr(1, peer)))
+        XCTAssertEqual(r, header(len: 16 + body.count, type: 16, flags: createFlags) + body)
+    }
+
+    func testAddressV4WithBroadcast() throws {
+        let p = try IPPrefix(parsing: "172.16.1.1/24")
+        let ifaddrmsg: [UInt8] = [2, 24, 0, 0] + u32(5)
+        let body = ifaddrmsg + attr(2, [172, 16, 1, 1]) + attr(1, [172, 16, 1, 1]) + attr(4, [172, 16, 1, 255])
+        let expected = header(len: 16 + body.count, type: 20, flags: createFlags) + body
+        XCTAssertEqual(Requests.address(add: true, index: 5, prefix: p).bytes, expected)
+    }
+
+    func testAddressV6Delete() throws {
+        let p = try IPPrefix(parsing: "fd00::1/64")
+        let a: [UInt8] = [0xfd, 0] + [UInt8](repeating: 0, count: 13) + [1]
+        let body: [UInt8] = [10, 64, 0, 0] + u32(3) + attr(2, a) + attr(1, a)
+        XCTAssertEqual(Requests.address(add: false, index: 3, prefix: p).bytes,
+                       header(len: 16 + body.count, type: 21, flags: 0x5) + body)
+    }
+
+    func testDefaultRouteViaGateway() throws {
+        let gw = try XCTUnwrap(IPAddress("10.0.0.1"))
+        // rtmsg: family, dst_len, src_len, tos, table=main, proto=boot, scope=universe, type=unicast, flags
+        let rtmsg: [UInt8] = [2, 0, 0, 0, 254, 3, 0, 1] + u32(0)
+        let body = rtmsg + attr(5, [10, 0, 0, 1])
+        XCTAssertEqual(Requests.route(add: true, destination: nil, family: 2, gateway: gw, outputIndex: nil).bytes,
+                       header(len: 16 + body.count, type: 24, flags: createFlags) + body)
+    }
+
+    func testDeviceRouteHasLinkScopeAndNetworkAddress() throws {
+        let dst = try IPPrefix(parsing: "10.1.2.3/16")
+        let rtmsg: [UInt8] = [2, 16, 0, 0, 254, 3, 253, 1] + u32(0)
+        let body = rtmsg + attr(1, [10, 1, 0, 0]) + attr(4, u32(9))
+        XCTAssertEqual(Requests.route(add: true, destination: dst, family: 2, gateway: nil, outputIndex: 9).bytes,
+                       header(len: 16 + body.count, type: 24, flags: createFlags) + body)
+    }
+
+    func testSetLinkUpAndMTU() {
+        var info = [UInt8](repeating: 0, count: 16)
+        info.replaceSubrange(4..<8, with: u32(4))      // index
+        info.replaceSubrange(8..<12, with: u32(1))     // flags IFF_UP
+        info.replaceSubrange(12..<16, with: u32(1))    // change IFF_UP
+        let body = info + attr(4, u32(1400))
+        XCTAssertEqual(Requests.setLink(index: 4, .init(up: true, mtu: 1400)).bytes,
+                       header(len: 16 + body.count, type: 16, flags: 0x5) + body)
+    }
+
+    func testDumpFlags() {
+        let r = Requests.dumpLinks()
+        XCTAssertEqual(r.flags, 0x301)   // REQUEST|DUMP
+        XCTAssertEqual(r.type, 18)
+        XCTAssertEqual(r.bytes.count, 32)
+    }
+
+    func testStampSetsSequence() {
+        var r = Requests.deleteLink(index: 2)
+        r.stamp(seq: 0x01020304)
+        XCTAssertEqual(Array(r.bytes[8..<12]), [4, 3, 2, 1])
+    }
+}
+
+final class AddressParsingTests: XCTestCase {
+    func testPrefixes() throws {
+        XCTAssertEqual(try IPPrefix(parsing: "10.0.0.1/8").description, "10.0.0.1/8")
+        XCTAssertEqual(try IPPrefix(parsing: "fe80::1/64").description, "fe80::1/64")
+        XCTAssertEqual(try IPPrefix(parsing: "10.1.2.3/16").network.description, "10.1.0.0/16")
+        XCTAssertEqual(try IPPrefix(parsing: "10.1.2.3", hostDefault: true).length, 32)
+        for bad in ["", "10.0.0.256/24", "10.0.0.1/33", "10.0.0.1/-1", "10.0.0.1/", "fd00::1/129", "x/24",
+                    "10.0.0.1/24/1", "10.0.0.1", "10.0.0.1/2a", "10.0.0.1\0/24"] {
+            XCTAssertThrowsError(try IPPrefix(parsing: bad), bad)
+        }
+    }
+
+    func testMACs() {
+        XCTAssertEqual(MACAddress("02:00:00:00:00:0a")?.bytes, [2, 0, 0, 0, 0, 10])
+        XCTAssertEqual(MACAddress("2:0:0:0:0:a")?.description, "02:00:00:00:00:0a")
+        for bad in ["", "02:00:00:00:00", "02:00:00:00:00:00:00", "zz:00:00:00:00:00", "002:00:00:00:00:00"] {
+            XCTAssertNil(MACAddress(bad), bad)
+        }
+    }
+}
