@@ -19,6 +19,7 @@ const int NSYS_CLONE_NEWUSER = CLONE_NEWUSER;
 int nsys_setns(int fd, int nstype) { return setns(fd, nstype); }
 int nsys_unshare(int flags) { return unshare(flags); }
 pid_t nsys_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+int nsys_pipe2(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 /* Child side: only async-signal-safe calls until exec. */
 static void child_fail(int report_fd, char step) {

@@ -28,6 +28,7 @@ public struct LuaCall {
     }
 
     public func isNoneOrNil(_ i: Int32) -> Bool { nslua_isnoneornil(L, i) != 0 }
+    public func isTable(_ i: Int32) -> Bool { nslua_istable(L, i) != 0 }
 
     public func value(_ i: Int32) throws -> LuaValue { try lua.value(at: i, on: L) }
 

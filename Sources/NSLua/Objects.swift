@@ -144,10 +144,11 @@ extension NetModule {
             try l.move(into: target, name: name)
             return [.object(l)]
         }
-        method("addr", on: cls) { l, call in
+        method("addr", on: cls) { [unowned self] l, call in
             let a = try call.string(2)
-            try call.noMoreThan(2)
-            try l.addAddress(a)
+            let o = try options(call, 3, allowed: ["nodad"])
+            try call.noMoreThan(3)
+            try l.addAddress(a, nodad: o["nodad"] == .bool(true))
             return [.object(l)]
         }
         method("deladdr", on: cls) { l, call in

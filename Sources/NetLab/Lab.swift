@@ -18,6 +18,8 @@ public final class Lab: @unchecked Sendable {
     private var links: [LinkKey: Link] = [:]
     /// Created links, in creation order.
     public private(set) var ownedLinks: [Link] = []
+    /// Captures started in this run (stopped at teardown, before namespaces go).
+    var captures: [Capture] = []
     /// Leave everything in place at teardown.
     public var keep = false
     /// Called with the iproute2 command equivalent to each change (--trace).
@@ -315,6 +317,8 @@ public final class Lab: @unchecked Sendable {
     @discardableResult
     public func teardown() -> [String] {
         var problems: [String] = []
+        for c in captures { c.stop() }
+        captures.removeAll()
         if keep {
             recorder?.finished(kept: true)
             return []

@@ -121,13 +121,14 @@ public final class Link: @unchecked Sendable {
 
     // MARK: Addresses
 
-    /// Equivalent to `ip addr add PREFIX dev DEV`.
-    public func addAddress(_ text: String) throws(LabError) {
+    /// Equivalent to `ip addr add PREFIX dev DEV [nodad]` (`nodad`: an IPv6
+    /// address usable at once, without duplicate address detection).
+    public func addAddress(_ text: String, nodad: Bool = false) throws(LabError) {
         let prefix = try Validate.prefix(text)
         try checkAlive()
-        lab?.trace("addr add \(prefix) dev \(lastName)", namespace: namespace)
+        lab?.trace("addr add \(prefix) dev \(lastName)\(nodad ? " nodad" : "")", namespace: namespace)
         do {
-            try namespace.request(Requests.address(add: true, index: index, prefix: prefix))
+            try namespace.request(Requests.address(add: true, index: index, prefix: prefix, flags: nodad ? IFA.F_NODAD : 0))
         } catch where error.kind == .kernel(EEXIST) {
             throw LabError(error.kind, error.reason, "\(label) already has \(prefix)")
         }

@@ -87,7 +87,7 @@ public enum Requests {
     }
 
     /// `ip addr add|del PREFIX dev DEV`.
-    public static func address(add: Bool, index: Int32, prefix: IPPrefix) -> NetlinkRequest {
+    public static func address(add: Bool, index: Int32, prefix: IPPrefix, flags: UInt32 = 0) -> NetlinkRequest {
         var r = NetlinkRequest(type: add ? RTM.NEWADDR : RTM.DELADDR, flags: add ? create : NL.F_ACK)
         r.append(IfAddrMsg(family: prefix.address.family, prefixLength: prefix.length,
                            scope: RTA.SCOPE_UNIVERSE, index: UInt32(bitPattern: index)))
@@ -102,6 +102,7 @@ public enum Requests {
             }
             r.attribute(IFA.BROADCAST, b)
         }
+        if flags != 0 { r.attribute(IFA.FLAGS, u32: flags) }
         return r
     }
 

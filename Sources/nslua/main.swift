@@ -31,6 +31,8 @@ do {
 lab.keep = options.keep
 if options.trace { lab.tracer = { fputs("+ \($0)\n", stderr) } }
 let net = NetModule(lua: lua, lab: lab)
+Interruption.check = { LuaInterrupt.pending }
+signal(SIGPIPE, SIG_IGN)
 
 /// Tears the lab down once, reporting what could not be removed.
 func finish(_ status: ExitStatus) -> Never {

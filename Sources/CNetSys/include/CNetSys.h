@@ -9,6 +9,7 @@
 int nsys_setns(int fd, int nstype);
 int nsys_unshare(int flags);
 pid_t nsys_gettid(void);
+int nsys_pipe2(int fds[2]);   // pipe2(O_CLOEXEC)
 
 extern const int NSYS_CLONE_NEWNET;
 extern const int NSYS_CLONE_NEWNS;

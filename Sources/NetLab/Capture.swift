@@ -1,0 +1,204 @@
+import CPcap
+import Glibc
+import Synchronization
+
+/// One captured frame.
+public struct CapturedPacket: Sendable {
+    /// Seconds since the epoch (tcpdump -tt).
+    public var time: Double
+    /// Length on the wire.
+    public var length: Int
+    /// The bytes captured (up to the snap length).
+    public var data: [UInt8]
+}
+
+/// A libpcap capture on a device inside a namespace, collecting in the
+/// background from the moment it is made until `stop()`.
+///
+/// The pcap handle's packet socket is opened on a thread switched into the
+/// namespace (DESIGN.md rule 2) and then read by a thread of its own.
+public final class Capture: @unchecked Sendable {
+    public let device: String
+    public let namespace: Namespace
+    public let filter: String?
+    public let linkType: Int32
+    private let handle: OpaquePointer
+    private var closed = false
+    private let limit: Int?
+    private let state = Mutex(State())
+    private var thread: pthread_t?
+    private struct State {
+        var packets: [CapturedPacket] = []
+        var stopRequested = false
+        var finished = false
+        var error: String?
+    }
+
+    static let snapLength: Int32 = 262_144
+
+    init(namespace: Namespace, device: String, filter: String?, count: Int?) throws(LabError) {
+        if device != "any" { try Validate.interfaceName(device) }
+        if let count, count < 1 { throw .invalid("invalid count", "\(count) must be at least 1") }
+        if let filter, filter.utf8.contains(0) { throw .invalid("invalid capture filter", "it contains a NUL byte") }
+        let fd = try namespace.fd()
+        if device != "any", try namespace.linkMessage(named: device) == nil {
+            throw .notFound("No such device", "there is no link named \(device) in \(namespace.displayName)")
+        }
+        let handle: OpaquePointer = try labbing("capture on \(device) in \(namespace.displayName)") {
+            try onNamespaceThread(fd) { () throws -> OpaquePointer in
+                var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+                guard let h = pcap_create(device, &errbuf) else {
+                    throw LabError(.kernel(0), "cannot capture", String(cString: errbuf))
+                }
+                pcap_set_snaplen(h, Capture.snapLength)
+                pcap_set_promisc(h, 1)
+                pcap_set_immediate_mode(h, 1)
+                pcap_set_timeout(h, 100)
+                let rc = pcap_activate(h)
+                if rc < 0 {
+                    let msg = String(cString: pcap_geterr(h))
+                    pcap_close(h)
+                    let kind: LabError.Kind = rc == PCAP_ERROR_PERM_DENIED ? .privilege : .kernel(0)
+                    throw LabError(kind, "cannot capture", msg.isEmpty ? "pcap_activate failed (\(rc))" : msg)
+                }
+                return h
+            }
+        }
+        if let filter, !filter.isEmpty {
+            var program = bpf_program()
+            guard pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+                let msg = String(cString: pcap_geterr(handle))
+                pcap_close(handle)
+                throw .invalid("invalid capture filter", msg)
+            }
+            defer { pcap_freecode(&program) }
+            guard pcap_setfilter(handle, &program) == 0 else {
+                let msg = String(cString: pcap_geterr(handle))
+                pcap_close(handle)
+                throw .invalid("invalid capture filter", msg)
+            }
+        }
+        self.handle = handle
+        self.device = device
+        self.namespace = namespace
+        self.filter = filter
+        self.limit = count
+        self.linkType = pcap_datalink(handle)
+        try start()
+    }
+
+    deinit {
+        _ = stop()
+    }
+
+    private func start() throws(LabError) {
+        var t = pthread_t()
+        let arg = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&t, nil, { raw in
+            let capture = Unmanaged<Capture>.fromOpaque(raw!).takeRetainedValue()
+            capture.loop()
+            return nil
+        }, arg)
+        guard rc == 0 else {
+            Unmanaged<Capture>.fromOpaque(arg).release()
+            throw .errno(rc, "starting the capture thread")
+        }
+        thread = t
+    }
+
+    /// The reader: pcap_next_ex with a 100 ms timeout, until asked to stop or
+    /// `count` packets have arrived.
+    private func loop() {
+        while true {
+            let enough = state.withLock { s in s.stopRequested || (limit.map { s.packets.count >= $0 } ?? false) }
+            if enough { break }
+            var header: UnsafeMutablePointer<pcap_pkthdr>?
+            var data: UnsafePointer<UInt8>?
+            let rc = pcap_next_ex(handle, &header, &data)
+            if rc == 1, let header, let data {
+                let h = header.pointee
+                let packet = CapturedPacket(time: Double(h.ts.tv_sec) + Double(h.ts.tv_usec) / 1e6,
+                                            length: Int(h.len),
+                                            data: Array(UnsafeBufferPointer(start: data, count: Int(h.caplen))))
+                state.withLock { s in
+                    if limit.map({ s.packets.count < $0 }) ?? true { s.packets.append(packet) }
+                }
+            } else if rc < 0 {
+                let msg = rc == PCAP_ERROR_BREAK ? nil : String(cString: pcap_geterr(handle))
+                state.withLock { $0.error = msg }
+                break
+            }
+        }
+        state.withLock { $0.finished = true }
+    }
+
+    /// Whether `count` packets have been captured (or the capture ended).
+    public var isDone: Bool { state.withLock { $0.finished } }
+
+    /// Packets so far.
+    public var packets: [CapturedPacket] { state.withLock { $0.packets } }
+
+    /// Waits until `count` packets have arrived or `timeout` seconds pass.
+    public func wait(timeout: Double) {
+        let end = Pinger.now() + timeout * 1000
+        while !isDone && Pinger.now() < end && !Interruption.requested() { usleep(10_000) }
+    }
+
+    /// Stops capturing (idempotent) and returns everything captured.
+    @discardableResult
+    public func stop() -> [CapturedPacket] {
+        let running = state.withLock { s -> Bool in
+            let was = !s.stopRequested
+            s.stopRequested = true
+            return was
+        }
+        if running, let thread {
+            pcap_breakloop(handle)
+            if pthread_equal(thread, pthread_self()) != 0 { pthread_detach(thread) } else { pthread_join(thread, nil) }
+            self.thread = nil
+        }
+        if !closed {
+            // Closing the packet socket lets the namespace go when it is deleted.
+            closed = true
+            pcap_close(handle)
+        }
+        return packets
+    }
+
+    /// Writes what was captured as a pcap file (tcpdump -r, Wireshark).
+    public func save(_ path: String) throws(LabError) {
+        guard let dead = pcap_open_dead(linkType, Capture.snapLength) else { throw .errno(ENOMEM, "pcap_open_dead") }
+        defer { pcap_close(dead) }
+        guard let dumper = pcap_dump_open(dead, path) else {
+            throw .errno(errno, "\(String(cString: pcap_geterr(dead))) (writing \(path))")
+        }
+        for p in packets {
+            var h = pcap_pkthdr()
+            h.ts.tv_sec = Int(p.time)
+            h.ts.tv_usec = Int(((p.time - Double(Int(p.time))) * 1e6).rounded())
+            if h.ts.tv_usec >= 1_000_000 { h.ts.tv_sec += 1; h.ts.tv_usec -= 1_000_000 }
+            h.caplen = bpf_u_int32(p.data.count)
+            h.len = bpf_u_int32(p.length)
+            p.data.withUnsafeBufferPointer { buf in
+                withUnsafePointer(to: &h) { hp in
+                    dumperWrite(dumper, hp, buf.baseAddress!)
+                }
+            }
+        }
+        pcap_dump_close(dumper)
+    }
+}
+
+private func dumperWrite(_ dumper: OpaquePointer, _ h: UnsafePointer<pcap_pkthdr>, _ data: UnsafePointer<UInt8>) {
+    pcap_dump(UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self), h, data)
+}
+
+extension Namespace {
+    /// Equivalent to `ip netns exec NS tcpdump -i DEV FILTER` in the background.
+    public func capture(_ device: String, filter: String? = nil, count: Int? = nil) throws(LabError) -> Capture {
+        lab?.trace("exec \(displayName) tcpdump -i \(device)" + (filter.map { " '\($0)'" } ?? ""), namespace: nil)
+        let capture = try Capture(namespace: self, device: device, filter: filter, count: count)
+        lab?.captures.append(capture)
+        return capture
+    }
+}
