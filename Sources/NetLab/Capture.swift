@@ -107,15 +107,26 @@ public final class Capture: @unchecked Sendable {
     }
 
     /// The reader: pcap_next_ex with a 100 ms timeout, until asked to stop or
-    /// `count` packets have arrived.
+    /// `count` packets have arrived. On stop, what is already queued in the
+    /// packet socket is drained, so nothing seen before `stop()` is lost.
     private func loop() {
+        var draining = false
         while true {
-            let enough = state.withLock { s in s.stopRequested || (limit.map { s.packets.count >= $0 } ?? false) }
+            let (stop, enough) = state.withLock { s in
+                (s.stopRequested, limit.map { s.packets.count >= $0 } ?? false)
+            }
             if enough { break }
+            if stop && !draining {
+                draining = true
+                var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+                pcap_setnonblock(handle, 1, &errbuf)
+            }
             var header: UnsafeMutablePointer<pcap_pkthdr>?
             var data: UnsafePointer<UInt8>?
             let rc = pcap_next_ex(handle, &header, &data)
-            if rc == 1, let header, let data {
+            // A read woken by pcap_breakloop may already have handed over a
+            // frame (libpcap's one-shot callback ran): keep it.
+            if rc == 1 || rc == PCAP_ERROR_BREAK, let header, let data {
                 let h = header.pointee
                 let packet = CapturedPacket(time: Double(h.ts.tv_sec) + Double(h.ts.tv_usec) / 1e6,
                                             length: Int(h.len),
@@ -123,10 +134,15 @@ public final class Capture: @unchecked Sendable {
                 state.withLock { s in
                     if limit.map({ s.packets.count < $0 }) ?? true { s.packets.append(packet) }
                 }
+            }
+            if rc == PCAP_ERROR_BREAK || rc == 1 {
+                continue   // on break, stop() woke us: drain next time round
             } else if rc < 0 {
-                let msg = rc == PCAP_ERROR_BREAK ? nil : String(cString: pcap_geterr(handle))
+                let msg = String(cString: pcap_geterr(handle))
                 state.withLock { $0.error = msg }
                 break
+            } else if draining {
+                break      // nothing more queued
             }
         }
         state.withLock { $0.finished = true }

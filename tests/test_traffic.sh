@@ -1,0 +1,228 @@
+# ping, pingall, exec and capture, checked against iputils ping, tcpdump -r
+# and iproute2.
+. "$TESTS_DIR/lib.sh"
+
+setup='
+local ns1, ns2 = net.ns("ns1"), net.ns("ns2")
+local a, b = net.veth("veth0", "veth1", {ns = ns1, peer_ns = ns2})
+a:addr("172.16.1.1/24"):addr("fd00::1/64", {nodad = true}):up()
+b:addr("172.16.1.2/24"):addr("fd00::2/64", {nodad = true}):up()
+'
+
+# --- ping against iputils ping on the same path ----------------------------------
+s=$(lab ping <<LUA
+$setup
+local r = ns2:ping("172.16.1.1", {count = 5, interval = 0.05})
+print("NSLUA", r.sent, r.received, r.loss, r.avg, #r.rtts, #r.errors)
+print(r)
+os.execute("ip netns exec ns2 ping -n -q -c 5 -i 0.05 -W 1 172.16.1.1 > $WORK/iputils.txt")
+-- IPv6: global, and link-local through a device (before any link goes down:
+-- the kernel drops IPv6 addresses of a link that goes down).
+net.sleep(0.1)
+local g = ns2:ping("fd00::1", {count = 3, interval = 0.05})
+print("V6", g.received, g.loss)
+local ll
+for _, addr in ipairs(a:addrs()) do if addr:find("^fe80") then ll = addr:match("^[^/]+") end end
+local l = ns2:ping(ll .. "%veth1", {count = 2, interval = 0.05, timeout = 3})
+print("LL", l.received, l.loss)
+local l2 = ns2:ping(ll, {count = 1, from = "veth1", timeout = 3})
+print("LLFROM", l2.received)
+print("LLNOSCOPE", pcall(ns2.ping, ns2, ll))
+-- Far end down: 100% loss by timeout, no errors.
+a:down()
+local d = ns2:ping("172.16.1.1", {count = 2, interval = 0.1, timeout = 0.3})
+print("FARDOWN", d.sent, d.received, d.loss, #d.errors)
+os.execute("ip netns exec ns2 ping -n -q -c 2 -i 0.1 -W 1 172.16.1.1 > $WORK/iputils-fardown.txt")
+a:up()
+-- Near end down: no route, the error says so.
+b:down()
+local n = ns2:ping("172.16.1.1", {count = 2, interval = 0.1})
+print("NEARDOWN", n.sent, n.received, n.loss, n.errors[1])
+os.execute("ip netns exec ns2 ping -n -c 1 -W 1 172.16.1.1 > $WORK/iputils-neardown.txt 2>&1")
+b:up()
+-- An address with no route at all.
+local u = ns2:ping("10.99.0.1", {count = 1})
+print("NOROUTE", u.loss, u.errors[1])
+-- Two pings at once in one namespace: iputils in the background, nslua in front.
+os.execute("ip netns exec ns2 ping -n -q -c 20 -i 0.02 172.16.1.1 > $WORK/iputils-concurrent.txt &")
+local c = ns2:ping("172.16.1.1", {count = 20, interval = 0.02})
+net.sleep(0.3)
+print("CONCURRENT", c.received, c.duplicates)
+-- ttl and size reach the wire (seen by tcpdump on the other side).
+local cap = ns1:capture("veth0", {filter = "icmp"})
+ns2:ping("172.16.1.1", {count = 1, size = 200, ttl = 7})
+cap:stop()
+cap:save("$WORK/ttl.pcap")
+LUA
+)
+run_nslua "$s"
+check_eq "ping lab runs" 0 "$RC"
+[ "$RC" = 0 ] || echo "$ERR"
+line=$(echo "$OUT" | grep '^NSLUA')
+check_eq "nslua: 5 sent, 5 received, 0% loss, 5 rtts, no errors" "5 5 0.0 5 0" "$(echo "$line" | awk '{print $2, $3, $4, $6, $7}')"
+check_contains "iputils: same loss on the same path" "$(cat "$WORK/iputils.txt")" "5 packets transmitted, 5 received, 0% packet loss"
+nslua_avg=$(echo "$line" | awk '{print $5}')
+iputils_avg=$(grep -o 'rtt min/avg/max/mdev = [0-9./]*' "$WORK/iputils.txt" | cut -d/ -f5)
+check "RTTs of the same order as iputils ($nslua_avg vs $iputils_avg ms)" awk -v a="$nslua_avg" -v b="$iputils_avg" 'BEGIN { exit !(a < 5 && b < 5 && a > 0) }'
+check_contains "tostring is the iputils summary" "$OUT" "5 packets transmitted, 5 received, 0% packet loss, time "
+check_contains "tostring has the rtt line" "$OUT" "rtt min/avg/max/mdev = "
+check_eq "far end down: 100% loss, no error" "FARDOWN 2 0 100.0 0" "$(echo "$OUT" | grep '^FARDOWN' | tr '\t' ' ')"
+check_contains "iputils agrees (far end down)" "$(cat "$WORK/iputils-fardown.txt")" "100% packet loss"
+check_eq "near end down: the error" "NEARDOWN 2 0 100.0 Network is unreachable" "$(echo "$OUT" | grep '^NEARDOWN' | tr '\t' ' ')"
+check_contains "iputils agrees (near end down)" "$(cat "$WORK/iputils-neardown.txt")" "Network is unreachable"
+check_eq "no route" "NOROUTE 100.0 Network is unreachable" "$(echo "$OUT" | grep '^NOROUTE' | tr '\t' ' ')"
+check_eq "IPv6 global" "V6 3 0.0" "$(echo "$OUT" | grep '^V6' | tr '\t' ' ')"
+check_eq "IPv6 link-local with %dev" "LL 2 0.0" "$(echo "$OUT" | grep '^LL	' | tr '\t' ' ')"
+check_eq "IPv6 link-local with from = dev" "LLFROM 1" "$(echo "$OUT" | grep '^LLFROM' | tr '\t' ' ')"
+check_contains "IPv6 link-local without a scope is a clear error" "$(echo "$OUT" | grep '^LLNOSCOPE')" "is link-local: say which link"
+check_eq "concurrent: nslua got all its replies, no foreign ones" "CONCURRENT 20 0" "$(echo "$OUT" | grep '^CONCURRENT' | tr '\t' ' ')"
+check_contains "concurrent: iputils got all its replies" "$(cat "$WORK/iputils-concurrent.txt")" "20 packets transmitted, 20 received, 0% packet loss"
+ttl=$(tcpdump -n -v -r "$WORK/ttl.pcap" 2>/dev/null | grep -m1 'ttl')
+check_contains "ttl on the wire (tcpdump -v)" "$ttl" "ttl 7"
+check_contains "size on the wire (tcpdump -v)" "$(tcpdump -n -r "$WORK/ttl.pcap" 2>/dev/null | head -1)" "length 208"
+check_clean "ping:"
+
+# --- bad ping input ---------------------------------------------------------------
+for bad in 'ns2:ping("nonsense")' 'ns2:ping("172.16.1.1", {count = 0})' 'ns2:ping("172.16.1.1", {size = -1})' \
+           'ns2:ping("172.16.1.1", {interval = 0/0})' 'ns2:ping("172.16.1.1", {ttl = 300})' \
+           'ns2:ping("172.16.1.1", {cnt = 1})' 'ns2:ping("172.16.1.1", {from = "nosuchdev"})'; do
+  printf '%s\n%s\n' "$setup" "$bad" > "$WORK/badping.lua"
+  run_nslua "$WORK/badping.lua"
+  check_eq "bad ping input fails: $bad" 1 "$RC"
+  check_contains "bad ping input names the call: $bad" "$ERR" "ping"
+done
+check_clean "bad ping:"
+
+# --- pingall on a bridge of 10 namespaces -------------------------------------------
+s=$(lab pingall <<'LUA'
+local topo = require "nslua.topo"
+local hosts = topo.star(10, {prefix = "10.0.0.0/24"})
+local all = net.pingall(hosts)
+print("ALL", all.sent, all.received, all.dropped)
+-- One host's link down: exactly its pairs drop (9 to it, 9 from it).
+hosts[4]:link("eth0"):down()
+local some = net.pingall(hosts, {quiet = true})
+print("SOME", some.sent, some.received, some.dropped)
+print(some)
+LUA
+)
+run_nslua "$s"
+check_eq "pingall lab runs" 0 "$RC"
+[ "$RC" = 0 ] || echo "$ERR"
+check_eq "10 hosts all-pairs: 0% dropped" "ALL 90 90 0" "$(echo "$OUT" | grep '^ALL' | tr '\t' ' ')"
+check_contains "matrix printed" "$OUT" "*** Results: 0% dropped (90/90 received)"
+check_contains "matrix row" "$OUT" "h1 -> h2 h3 h4 h5 h6 h7 h8 h9 h10"
+check_eq "one host down: exactly its 18 pairs dropped" "SOME 90 72 18" "$(echo "$OUT" | grep '^SOME' | tr '\t' ' ')"
+check_contains "its row is all X" "$OUT" "h4 -> X X X X X X X X X"
+check_contains "others cannot reach it" "$OUT" "h1 -> h2 h3 X h5"
+check_clean "pingall:"
+
+# --- exec ---------------------------------------------------------------------------
+s=$(lab exec <<LUA
+$setup
+local code, out, err = ns1:exec("ip", "-br", "addr")
+print("CODE", code)
+io.write(out)
+print("FALSE", ns1:exec("false"))
+print("CODE7", ns1:exec("sh", "-c", "echo out; echo err >&2; exit 7"))
+print("STDIN", ns1:exec{"cat", stdin = "fed through stdin"})
+print("ARGV", ns1:exec("printf", "%s|", "a b", "\$HOME", "*"))
+print("MISSING", pcall(ns1.exec, ns1, "no-such-program-xyz"))
+local t0 = os.time()
+print("TIMEOUT", pcall(ns1.exec, ns1, {"sleep", "10", timeout = 0.5}))
+print("TOOK", os.time() - t0 < 5)
+print("SIGNAL", ns1:exec("sh", "-c", "kill -TERM \$\$"))
+local _, sysfs = ns1:exec("ls", "/sys/class/net")
+print("SYSFS", (sysfs:gsub("%s+", " ")))
+LUA
+)
+run_nslua "$s"
+check_eq "exec lab runs" 0 "$RC"
+[ "$RC" = 0 ] || echo "$ERR"
+check_contains "exit code 0" "$OUT" "CODE	0"
+check_contains "ip -br addr inside shows ns1's veth0" "$OUT" "172.16.1.1/24"
+check_not_contains "ip -br addr inside does not show ns2's veth1" "$OUT" "veth1 "
+check_contains "false exits 1" "$OUT" "FALSE	1		"
+check_contains "stdout and stderr apart, code 7" "$OUT" "CODE7	7	out
+	err"
+check_contains "stdin fed" "$OUT" "STDIN	0	fed through stdin"
+check_contains "argv, never a shell" "$OUT" 'ARGV	0	a b|$HOME|*|'
+check_contains "missing program is a clear error" "$OUT" 'MISSING	false	'
+check_contains "missing program message" "$OUT" 'ns1:exec("no-such-program-xyz"): No such file or directory (there is no program no-such-program-xyz'
+check_contains "timeout is a clear error" "$OUT" 'timed out (sleep ran longer than 0.5 s and was killed)'
+check_contains "timeout does not hang" "$OUT" "TOOK	true"
+check_contains "killed by a signal: 128+n" "$OUT" "SIGNAL	143"
+check_contains "fresh /sys shows the namespace's links" "$OUT" "SYSFS	lo veth0 "
+check_clean "exec:"
+
+# --- capture ------------------------------------------------------------------------
+s=$(lab capture <<LUA
+$setup
+local cap = ns1:capture("veth0", {filter = "icmp"})
+local none = ns1:capture("veth0", {filter = "not icmp"})
+local counted = ns1:capture("veth0", {filter = "icmp", count = 2})
+local hostcap = net.host:capture("any", {filter = "icmp"})
+ns2:ping("172.16.1.1", {count = 3, interval = 0.05})
+local pk = cap:stop()
+print("COUNT", #pk)
+for _, p in ipairs(pk) do print("SUM", p.summary) end
+print("LEN", pk[1].len, math.type(pk[1].len), pk[1].time > 1e9)
+cap:save("$WORK/cap.pcap")
+local echoes = 0
+for _, p in ipairs(none:stop()) do if p.summary:find("ICMP echo") then echoes = echoes + 1 end end
+print("NONE", echoes)
+counted:wait(2)
+print("COUNTED", #counted:stop())
+print("HOST", #hostcap:stop())
+print("BADFILTER", pcall(ns1.capture, ns1, "veth0", {filter = "icmp and and"}))
+print("NODEV", pcall(ns1.capture, ns1, "nosuch0"))
+print("TOSTRING", tostring(cap))
+LUA
+)
+run_nslua "$s"
+check_eq "capture lab runs" 0 "$RC"
+[ "$RC" = 0 ] || echo "$ERR"
+check_contains "6 packets: 3 requests, 3 replies" "$OUT" "COUNT	6"
+check_eq "tcpdump -r reads nslua's pcap" "6" "$(tcpdump -n -r "$WORK/cap.pcap" 2>/dev/null | wc -l)"
+# The summaries match what tcpdump -n -r prints for the same file (minus the timestamp).
+tcpdump -n -r "$WORK/cap.pcap" 2>/dev/null | cut -d' ' -f2- > "$WORK/tcpdump.txt"
+echo "$OUT" | grep '^SUM' | cut -f2- > "$WORK/nslua.txt"
+check_eq "summaries match tcpdump -n -r" "$(cat "$WORK/tcpdump.txt")" "$(cat "$WORK/nslua.txt")"
+check_contains "echo request summary" "$OUT" "IP 172.16.1.2 > 172.16.1.1: ICMP echo request, id "
+check_contains "len and time" "$OUT" "LEN	98	integer	true"
+check_contains "a filter that excludes ICMP captures none of it" "$OUT" "NONE	0"
+check_contains "count stops after N" "$OUT" "COUNTED	2"
+check_contains "the host namespace sees nothing of the namespaces' pings" "$OUT" "HOST	0"
+check_contains "bad filter is a clear error" "$OUT" "invalid capture filter"
+check_contains "missing device is a clear error" "$OUT" 'ns1:capture("nosuch0"): No such device (there is no link named nosuch0 in ns1)'
+check_contains "tostring(capture)" "$OUT" "capture on veth0@ns1 'icmp': 6 packets"
+check_clean "capture:"
+
+# ARP and IPv6 summaries against tcpdump too.
+s=$(lab capture2 <<LUA
+$setup
+local cap = ns1:capture("veth0")
+ns2:ping("172.16.1.1", {count = 1})
+ns2:ping("fd00::1", {count = 1})
+cap:stop()
+cap:save("$WORK/cap2.pcap")
+for _, p in ipairs(cap:packets()) do print(p.summary) end
+LUA
+)
+run_nslua "$s"
+tcpdump -n -r "$WORK/cap2.pcap" 2>/dev/null | cut -d' ' -f2- | grep -E '^(ARP|IP |IP6 .*echo|IP6 .*neighbor)' > "$WORK/tcpdump2.txt"
+echo "$OUT" | grep -E '^(ARP|IP |IP6 .*echo|IP6 .*neighbor)' > "$WORK/nslua2.txt"
+check_eq "ARP, IPv4 and ICMPv6 summaries match tcpdump" "$(cat "$WORK/tcpdump2.txt")" "$(cat "$WORK/nslua2.txt")"
+check_contains "ARP seen" "$OUT" "ARP, Request who-has 172.16.1.1 tell 172.16.1.2, length 28"
+check_contains "ICMPv6 echo seen" "$OUT" "IP6 fd00::2 > fd00::1: ICMP6, echo request, id "
+check_clean "capture2:"
+
+# --- the examples --------------------------------------------------------------------
+for ex in veth-pair bridge hello; do
+  run_nslua "$TESTS_DIR/../examples/$ex.lua"
+  check_eq "example $ex passes" 0 "$RC"
+  [ "$RC" = 0 ] || echo "$OUT $ERR"
+  check_clean "example $ex:"
+done
+
+finish
