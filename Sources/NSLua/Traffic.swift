@@ -36,6 +36,7 @@ extension NetModule {
         matrix.field("dropped") { .integer(Int64($0.matrix.dropped)) }
         matrix.field("sent") { .integer(Int64($0.matrix.sent)) }
         matrix.field("received") { .integer(Int64($0.matrix.received)) }
+        matrix.field("neighbour_table_overflowed") { .bool($0.matrix.neighbourTableOverflowed) }
         matrix.field("names") { .table(LuaTable(array: $0.matrix.names.map(LuaValue.string))) }
         matrix.field("reachable") { m in
             var t = LuaTable()
@@ -116,8 +117,11 @@ extension NetModule {
             }
             let o = try options(call, 2, allowed: ["count", "timeout", "quiet"])
             try call.noMoreThan(2)
-            let m = try lab.pingAll(list, count: try intOption(o, "count", arg: 2) ?? 1,
-                                    timeout: try numberOption(o, "timeout", arg: 2) ?? 1)
+            let count = try intOption(o, "count", arg: 2) ?? 5
+            let timeout = try numberOption(o, "timeout", arg: 2) ?? 1
+            guard (1...1000).contains(count) else { throw LuaError.argument(2, "option 'count' must be 1..1000") }
+            guard timeout >= 0 && timeout <= 3600 else { throw LuaError.argument(2, "option 'timeout' must be 0..3600 s") }
+            let m = try lab.pingAll(list, count: count, timeout: timeout)
             if o["quiet"] != .bool(true) { print(m.summary) }
             return [.object(PingMatrixObject(m))]
         }

@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 import Netlink
 import Synchronization
@@ -12,6 +11,8 @@ public struct PingOptions: Sendable {
     public var ttl: Int?               // -t
     /// Source address or device (-I).
     public var from: String?
+    /// Stop asking a destination once it has answered (pingall).
+    public var untilReply = false
     public init() {}
 }
 
@@ -113,14 +114,20 @@ enum Pinger {
         let start = now()
         var nextSend = start
         var round = 0
+        var nextDestination = 0
+        let gap = destinations.count > 1 ? 0.5 : 0.0   // ms between requests of one round
         var deadline = start + (Double(Swift.max(o.count - 1, 0)) * o.interval + o.timeout) * 1000
         var buffer = [UInt8](repeating: 0, count: 65536)
 
         while true {
             let t = now()
             if round < o.count && t >= nextSend {
+                // One round: a request to each destination, `gap` apart, so that
+                // many sources at once do not overflow the kernel's backlog.
                 let seq = UInt16(truncatingIfNeeded: round + 1)
-                for (i, dst) in destinations.enumerated() {
+                let i = nextDestination
+                if !(o.untilReply && results[i].received > 0) {
+                    let dst = destinations[i]
                     let scope = i < scopes.count ? scopes[i] : 0
                     let packet = echoRequest(v4: dst.isV4, id: id, seq: seq, size: o.size)
                     if let err = send(sockets[dst.isV4]!, packet, to: dst, scope: scope) {
@@ -130,11 +137,19 @@ enum Pinger {
                     }
                     results[i].sent += 1
                 }
-                round += 1
-                nextSend += o.interval * 1000
-                if round == o.count { deadline = Swift.max(deadline, now() + o.timeout * 1000) }
+                nextDestination += 1
+                if nextDestination == destinations.count {
+                    nextDestination = 0
+                    round += 1
+                    nextSend = start + Double(round) * o.interval * 1000
+                    if round == o.count { deadline = Swift.max(deadline, now() + o.timeout * 1000) }
+                } else {
+                    nextSend = now() + gap
+                    continue
+                }
             }
-            let allAnswered = round == o.count && results.allSatisfy { $0.received + $0.errors.count >= $0.sent }
+            let allAnswered = o.untilReply ? results.allSatisfy { $0.received > 0 }
+                : round == o.count && results.allSatisfy { $0.received + $0.errors.count >= $0.sent }
             if allAnswered || t >= deadline || Interruption.requested() { break }
 
             let wait = Swift.max(0, Swift.min(deadline, round < o.count ? nextSend : deadline) - now())

@@ -1,6 +1,7 @@
 import CNetSys
 import Glibc
 import Netlink
+import Synchronization
 
 /// A failed system call: which call, on what, and errno.
 public struct SystemError: Error, Equatable, CustomStringConvertible {
@@ -94,4 +95,41 @@ public struct NamespaceID: Hashable, Sendable, CustomStringConvertible {
         self.device = device
         self.inode = inode
     }
+}
+
+/// Runs `body(i)` for i in 0..<count on up to `width` threads of our own
+/// (Dispatch's concurrentPerform would cap this at the number of cores, and
+/// pings spend their time waiting, not computing).
+func runParallel(count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    guard count > 0 else { return }
+    final class Work: @unchecked Sendable {
+        let next = Atomic<Int>(0)
+        let count: Int
+        let body: @Sendable (Int) -> Void
+        init(count: Int, body: @escaping @Sendable (Int) -> Void) { self.count = count; self.body = body }
+        func drain() {
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                if i >= count { return }
+                body(i)
+            }
+        }
+    }
+    let work = Work(count: count, body: body)
+    var threads: [pthread_t] = []
+    for _ in 0..<Swift.max(1, Swift.min(width, count)) {
+        var t = pthread_t()
+        let arg = Unmanaged.passRetained(work).toOpaque()
+        if pthread_create(&t, nil, { raw in
+            let w = Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue()
+            w.drain()
+            return nil
+        }, arg) == 0 {
+            threads.append(t)
+        } else {
+            Unmanaged<Work>.fromOpaque(arg).release()
+        }
+    }
+    if threads.isEmpty { work.drain() }
+    for t in threads { pthread_join(t, nil) }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 import Netlink
 import Synchronization
@@ -54,6 +53,11 @@ public struct PingMatrix: Sendable {
     public var reachable: [[Bool]]
     /// Namespaces without an address to ping.
     public var unaddressed: [String]
+    /// The kernel's neighbour table (one for all namespaces) overflowed
+    /// during the run: drops may be the host's limit, not the lab's fault.
+    public var neighbourTableOverflowed = false
+    /// The ARP table's limit (gc_thresh3), for the warning.
+    public var neighbourTableLimit: UInt32?
 
     public var sent: Int { names.count * (names.count - 1) - unaddressedPairs }
     public var received: Int {
@@ -73,6 +77,13 @@ public struct PingMatrix: Sendable {
         }
         let pct = sent == 0 ? 0 : Int((Double(dropped) * 100 / Double(sent)).rounded())
         out += "*** Results: \(pct)% dropped (\(received)/\(sent) received)"
+        if neighbourTableOverflowed {
+            let limit = neighbourTableLimit.map(String.init) ?? "?"
+            out += "\n*** Warning: the kernel's ARP table overflowed. It is shared by all namespaces and holds "
+                + "at most net.ipv4.neigh.default.gc_thresh3 = \(limit) entries; \(names.count) hosts on one segment "
+                + "need up to \(names.count * (names.count - 1)). Raise it on the host, e.g. "
+                + "sysctl -w net.ipv4.neigh.default.gc_thresh3=16384 gc_thresh2=8192."
+        }
         return out
     }
 }
@@ -80,37 +91,52 @@ public struct PingMatrix: Sendable {
 extension Lab {
     /// Pings every ordered pair of `namespaces` (each to the other's primary
     /// address), sources in parallel (at most `width` at once).
-    public func pingAll(_ namespaces: [Namespace], count: Int = 1, timeout: Double = 1,
-                       width: Int = 32) throws(LabError) -> PingMatrix {
+    /// A destination counts as reached at its first reply; unanswered ones
+    /// are asked again every 0.2 s (the first request often only starts ARP)
+    /// for up to `count` requests, then `timeout` seconds more.
+    public func pingAll(_ namespaces: [Namespace], count: Int = 5, timeout: Double = 1,
+                       width: Int = 64) throws(LabError) -> PingMatrix {
         let names = namespaces.map(\.displayName)
         var addresses: [IPAddress?] = []
         for ns in namespaces { addresses.append(try ns.primaryAddress()) }
         let n = namespaces.count
+        let fullsBefore = host.neighbourTables().fulls
         let rows = Mutex([[Bool]](repeating: [Bool](repeating: false, count: n), count: n))
         let failure = Mutex<LabError?>(nil)
         var options = PingOptions()
         options.count = count
         options.timeout = timeout
         options.interval = 0.2
+        options.untilReply = true
         let pingOptions = options
         let targets = addresses
         let sources = namespaces
-        let limit = Swift.max(1, Swift.min(width, n))
-        let chunks = (0..<limit).map { k in stride(from: k, to: n, by: limit).map { $0 } }
-        DispatchQueue.concurrentPerform(iterations: chunks.count) { k in
-            for i in chunks[k] {
-                let others = (0..<n).filter { $0 != i && targets[$0] != nil }
-                guard !others.isEmpty else { continue }
-                do {
-                    let results = try Pinger.run(in: sources[i], destinations: others.map { targets[$0]! }, options: pingOptions)
-                    rows.withLock { r in for (k, j) in others.enumerated() { r[i][j] = results[k].received > 0 } }
-                } catch {
-                    failure.withLock { $0 = $0 ?? LabError.wrap(error) }
-                }
+        runParallel(count: n, width: width) { i in
+            let others = (0..<n).filter { $0 != i && targets[$0] != nil }
+            guard !others.isEmpty else { return }
+            do {
+                let results = try Pinger.run(in: sources[i], destinations: others.map { targets[$0]! }, options: pingOptions)
+                rows.withLock { r in for (k, j) in others.enumerated() { r[i][j] = results[k].received > 0 } }
+            } catch {
+                failure.withLock { $0 = $0 ?? LabError.wrap(error) }
             }
         }
         if let e = failure.withLock({ $0 }) { throw e }
         let unaddressed = zip(names, addresses).filter { $0.1 == nil }.map(\.0)
-        return PingMatrix(names: names, reachable: rows.withLock { $0 }, unaddressed: unaddressed)
+        var matrix = PingMatrix(names: names, reachable: rows.withLock { $0 }, unaddressed: unaddressed)
+        let after = host.neighbourTables()
+        matrix.neighbourTableOverflowed = after.fulls > fullsBefore
+        matrix.neighbourTableLimit = after.arpLimit
+        return matrix
+    }
+}
+
+extension Namespace {
+    /// How often the kernel's neighbour tables (one ARP and one NDP table for
+    /// all namespaces) were full: table_fulls of `ip -s ntable`, summed.
+    func neighbourTables() -> (fulls: UInt64, arpLimit: UInt32?) {
+        guard let replies = try? request(Requests.dumpNeighborTables()) else { return (0, nil) }
+        let tables = replies.compactMap { try? NeighborTableMessage($0) }
+        return (tables.compactMap(\.tableFulls).reduce(0, +), tables.first { $0.name == "arp_cache" }?.thresh3)
     }
 }

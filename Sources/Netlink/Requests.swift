@@ -171,3 +171,30 @@ extension Requests {
         return Int32(bitPattern: v)
     }
 }
+
+extension Requests {
+    static let GETNEIGHTBL: UInt16 = 66
+
+    /// `ip ntable show`: the neighbour tables (global to the kernel) with their limits and counters.
+    public static func dumpNeighborTables() -> NetlinkRequest {
+        var r = NetlinkRequest(type: GETNEIGHTBL, flags: NL.F_DUMP)
+        r.append(RtGenMsg())
+        return r
+    }
+}
+
+/// A neighbour table (arp_cache, ndisc_cache) as RTM_NEWNEIGHTBL describes it.
+public struct NeighborTableMessage: Equatable, Sendable {
+    public var name: String
+    public var thresh3: UInt32?
+    /// How often the table was full (ndt_stats.ndts_table_fulls).
+    public var tableFulls: UInt64?
+
+    public init(_ m: NetlinkMessage) throws(MalformedReply) {
+        guard m.payload.count >= 4 else { throw MalformedReply(reason: "short ndtmsg") }
+        let a = try Attributes(m.payload.dropFirst(4))
+        name = a.string(1) ?? ""
+        thresh3 = a.u32(4)
+        if let stats = a[7], stats.count >= 88 { tableFulls = read(Array(stats), 80) as UInt64 }
+    }
+}
