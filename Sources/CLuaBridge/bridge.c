@@ -153,6 +153,38 @@ void nslua_interrupt(lua_State *L, const char *msg) {
 }
 
 int nslua_interrupt_pending(void) { return g_interrupt != 0; }
+
+/* SIGTERM and SIGHUP: like Ctrl-C, the running Lua code is stopped with an
+ * error (so that the lab is torn down on the way out), and the signal is
+ * remembered so that the program exits with 128 + signal. */
+static volatile sig_atomic_t g_terminate = 0;
+
+static void on_terminate(int sig) {
+    g_terminate = sig;
+    g_interrupt = 1;
+    g_interrupt_msg = sig == SIGTERM ? "terminated (SIGTERM)" : "hangup (SIGHUP)";
+    if (g_running != NULL) set_hook(g_running);
+}
+
+void nslua_install_terminate_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_terminate;   /* no SA_RESTART: blocking calls return EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+int nslua_terminate_signal(void) { return (int)g_terminate; }
+
+void nslua_block_signals(int block) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
 void nslua_clear_interrupt(void) { g_interrupt = 0; }
 
 static int msghandler(lua_State *L) {

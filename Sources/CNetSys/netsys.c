@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -85,4 +86,47 @@ pid_t nsys_spawn_in_netns(int netns_fd, const char *name, char *const argv[],
     execvp(argv[0], argv);
     child_fail(report_fd, 'e');
     return -1;
+}
+
+static int write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+int nsys_enter_sandbox(int user, const char **step) {
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    int flags = CLONE_NEWNET | CLONE_NEWNS | (user ? CLONE_NEWUSER : 0);
+    *step = user ? "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWNS)" : "unshare(CLONE_NEWNET|CLONE_NEWNS)";
+    if (unshare(flags) < 0) return -1;
+    if (user) {
+        char map[64];
+        *step = "writing /proc/self/setgroups";
+        if (write_file("/proc/self/setgroups", "deny") < 0 && errno != ENOENT) return -1;
+        *step = "writing /proc/self/uid_map";
+        snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+        if (write_file("/proc/self/uid_map", map) < 0) return -1;
+        *step = "writing /proc/self/gid_map";
+        snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+        if (write_file("/proc/self/gid_map", map) < 0) return -1;
+    }
+    *step = "making / private";
+    if (mount("", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) return -1;
+    *step = "mounting a private /run/netns";
+    mkdir("/run/netns", 0755);
+    if (mount("nslua-sandbox", "/run/netns", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") < 0) {
+        /* No /run/netns and no right to make it: a private /run instead. */
+        if (mount("nslua-sandbox", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) return -1;
+        if (mkdir("/run/netns", 0755) < 0 && errno != EEXIST) return -1;
+    }
+    /* A sysfs of the sandbox's own network namespace (best effort). */
+    if (umount2("/sys", MNT_DETACH) == 0 || errno == EINVAL)
+        mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    *step = NULL;
+    return 0;
 }

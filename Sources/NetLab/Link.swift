@@ -11,12 +11,18 @@ public final class Link: @unchecked Sendable {
     /// Created by this run (and so removed by its teardown).
     public internal(set) var owned: Bool
     public private(set) var isDeleted = false
+    /// Unique within the run (the journal's key for this link).
+    public let serial: Int
+
+    private nonisolated(unsafe) static var serials = 0
 
     init(namespace: Namespace, index: Int32, name: String, owned: Bool) {
         self.namespace = namespace
         self.index = index
         self.lastName = name
         self.owned = owned
+        Link.serials += 1
+        self.serial = Link.serials
     }
 
     var lab: Lab? { namespace.lab }

@@ -138,6 +138,7 @@ final class REPL {
                 let n = Glibc.read(STDIN_FILENO, &c, 1)
                 if n == 1 { return Int32(c) }
                 if n < 0 && errno == EINTR {
+                    if nslua_terminate_signal() != 0 { return EOF }   // SIGTERM/SIGHUP: leave, tearing down
                     if nslua_prompt_sigint_take() != 0 {
                         REPL.interruptedAtPrompt = true
                         return EOF

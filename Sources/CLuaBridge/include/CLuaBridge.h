@@ -50,6 +50,13 @@ int nslua_docall(lua_State *L, int narg, int nres);
 int nslua_interrupt_pending(void);
 void nslua_clear_interrupt(void);
 
+/// SIGTERM/SIGHUP stop the running Lua code with an error, like Ctrl-C, and
+/// are remembered (nslua_terminate_signal) so the program can exit 128+n.
+void nslua_install_terminate_handlers(void);
+int nslua_terminate_signal(void);
+/// Blocks (1) or unblocks (0) SIGINT, SIGTERM and SIGHUP (around teardown).
+void nslua_block_signals(int block);
+
 /// Raises `sig`'s interruption inside the running Lua code from another
 /// signal context (SIGTERM/SIGHUP): the next Lua instruction raises `msg`.
 void nslua_interrupt(lua_State *L, const char *msg);

@@ -24,4 +24,11 @@ extern const int NSYS_CLONE_NEWUSER;
 pid_t nsys_spawn_in_netns(int netns_fd, const char *name, char *const argv[],
                           int in_fd, int out_fd, int err_fd, int report_fd);
 
+/// Moves the calling process (which must still be single-threaded) into a
+/// sandbox: private network and mount namespaces (and a user namespace
+/// mapping the caller to root when `user` is set), / made private, a tmpfs on
+/// /run/netns (or on /run when /run/netns cannot be made), a fresh sysfs.
+/// Returns 0, or -1 with errno and `step` naming what failed.
+int nsys_enter_sandbox(int user, const char **step);
+
 #endif
