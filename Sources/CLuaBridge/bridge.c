@@ -90,7 +90,7 @@ static int push_global_name(lua_State *L) {
 }
 
 /* Same text as lauxlib's luaL_argerror, pushed instead of raised. */
-void nslua_pushargerror(lua_State *L, int arg, const char *extramsg) {
+void nslua_pushargerror(lua_State *L, int arg, const char *extramsg, const char *fallback) {
     lua_Debug ar;
     if (!lua_getstack(L, 0, &ar)) {
         lua_pushfstring(L, "bad argument #%d (%s)", arg, extramsg);
@@ -102,6 +102,7 @@ void nslua_pushargerror(lua_State *L, int arg, const char *extramsg) {
         ar.name = lua_tostring(L, -1);
         named = 1;
     }
+    if (ar.name == NULL) ar.name = fallback;
     /* keep the name string (or the function) below the message; drop it after */
     int extra = 1 + named;
     if (ar.namewhat != NULL && strcmp(ar.namewhat, "method") == 0) {

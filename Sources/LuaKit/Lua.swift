@@ -8,7 +8,9 @@ public typealias LuaFunction = (LuaCall) throws -> [LuaValue]
 /// Holds a Swift function for as long as the Lua function that calls it lives.
 final class FunctionBox {
     let fn: LuaFunction
-    init(_ fn: @escaping LuaFunction) { self.fn = fn }
+    /// The name argument errors use when Lua's call information has none.
+    let name: String
+    init(_ fn: @escaping LuaFunction, name: String) { self.fn = fn; self.name = name }
 }
 
 /// Every Swift function reached from Lua comes through here, called by the C
@@ -16,7 +18,8 @@ final class FunctionBox {
 /// error value and returns NSLUA_ERROR so that the trampoline raises.
 private let dispatch: nslua_dispatch_fn = { L, box in
     guard let L, let box else { return 0 }
-    let fn = Unmanaged<FunctionBox>.fromOpaque(box).takeUnretainedValue().fn
+    let boxed = Unmanaged<FunctionBox>.fromOpaque(box).takeUnretainedValue()
+    let fn = boxed.fn
     let lua = Lua.owner(of: L)
     let call = LuaCall(lua: lua, L: L)
     do {
@@ -28,7 +31,7 @@ private let dispatch: nslua_dispatch_fn = { L, box in
         for value in results { lua.push(value, on: L) }
         return Int32(results.count)
     } catch let error as LuaError {
-        lua.pushError(error, on: L)
+        lua.pushError(error, on: L, name: boxed.name)
         return NSLUA_ERROR
     } catch {
         lua.pushError(.runtime(String(describing: error)), on: L)
@@ -183,20 +186,21 @@ public final class Lua {
         return v
     }
 
-    /// Makes a Lua function value out of a Swift function.
-    public func function(_ fn: @escaping LuaFunction) -> LuaValue {
+    /// Makes a Lua function value out of a Swift function; `name` is what
+    /// argument errors call it when Lua's call information has no name.
+    public func function(_ name: String = "?", _ fn: @escaping LuaFunction) -> LuaValue {
         let L = state
-        pushFunction(fn, on: L)
+        pushFunction(fn, name: name, on: L)
         let ref = luaL_ref(L, nslua_registryindex())
         return .ref(LuaRef(lua: self, ref: ref))
     }
 
     public func register(_ name: String, _ fn: @escaping LuaFunction) {
-        setGlobal(name, function(fn))
+        setGlobal(name, function(name, fn))
     }
 
-    func pushFunction(_ fn: @escaping LuaFunction, on L: OpaquePointer) {
-        let box = Unmanaged.passRetained(FunctionBox(fn) as AnyObject).toOpaque()
+    func pushFunction(_ fn: @escaping LuaFunction, name: String = "?", on L: OpaquePointer) {
+        let box = Unmanaged.passRetained(FunctionBox(fn, name: name) as AnyObject).toOpaque()
         nslua_pushswiftfunction(L, box)
     }
 
@@ -225,14 +229,14 @@ public final class Lua {
 
     // MARK: Errors
 
-    func pushError(_ error: LuaError, on L: OpaquePointer) {
+    func pushError(_ error: LuaError, on L: OpaquePointer, name: String = "?") {
         switch error {
         case .runtime(let message):
             nslua_where(L, 1)
             lua_pushstring(L, message)
             lua_concat(L, 2)
         case .argument(let n, let message):
-            nslua_pushargerror(L, n, message)
+            nslua_pushargerror(L, n, message, name)
         case .lua(let value, let message):
             if value.isNil { lua_pushstring(L, message) } else { push(value, on: L) }
         }

@@ -42,7 +42,7 @@ extension Lua {
         let L = state
         classes[ObjectIdentifier(T.self)] = cls
         for (name, method) in cls.methods {
-            cls.methodRefs[name] = function { call in
+            cls.methodRefs[name] = function(name) { call in
                 let object = try call.object(1, T.self)
                 return try method(object, call)
             }

@@ -108,12 +108,10 @@ public final class NetModule {
 
     private func install() {
         var net = LuaTable()
-        for (name, fn) in functions { net[name] = lua.function(fn) }
+        for (name, fn) in functions { net[name] = lua.function(name, fn) }
         net["host"] = .object(lab.host)
         lua.setGlobal("net", .table(net))
-        if case .ref = functions["show"].map({ lua.function($0) }) ?? .nil {
-            lua.setGlobal("show", lua.function(functions["show"]!))
-        }
+        if let show = functions["show"] { lua.setGlobal("show", lua.function("show", show)) }
         _ = try? lua.run(#"package.preload["nslua"] = function() return net end"#, name: "=nslua")
     }
 
@@ -159,6 +157,12 @@ public final class NetModule {
             guard s.isFinite, s >= 0, s <= 86400 else { throw LuaError.argument(1, "seconds must be between 0 and 86400") }
             try interruptibleSleep(s)
             return []
+        }
+        function("now") { call in
+            try call.noMoreThan(0)
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            return [.number(Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9)]
         }
         function("keep") { [unowned self] call in
             try call.noMoreThan(1)

@@ -94,7 +94,7 @@ func teardown() {
 }
 
 // os.exit tears down first (Lua's own would skip it).
-lua.setGlobal("__nslua_exit", lua.function { call in
+lua.setGlobal("__nslua_exit", lua.function("exit") { call in
     let code: Int32
     switch try call.value(1) {
     case .nil, .bool(true): code = 0

@@ -34,7 +34,8 @@ void nslua_pushswiftfunction(lua_State *L, void *box);
 
 /// Pushes the message `luaL_argerror` would raise (position, "bad argument
 /// #n to 'f' (extramsg)", with the method/self adjustment), without raising.
-void nslua_pushargerror(lua_State *L, int arg, const char *extramsg);
+/// `fallback` names the function when Lua cannot (called through pcall).
+void nslua_pushargerror(lua_State *L, int arg, const char *extramsg, const char *fallback);
 
 /// Pushes "chunk:line:" for the Lua code at `level` (as luaL_where), or "".
 void nslua_where(lua_State *L, int level);
