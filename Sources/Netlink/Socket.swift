@@ -8,7 +8,8 @@ public final class NetlinkSocket: @unchecked Sendable {
     public let fd: Int32
     private let lock = Mutex(())
     private var seq: UInt32
-    private var buffer = [UInt8](repeating: 0, count: 1 << 18)
+    /// The kernel never sends a netlink datagram larger than 32 KiB.
+    private static let receiveSize = 1 << 16
 
     /// Opens a NETLINK_ROUTE socket in the calling thread's network namespace,
     /// asking for extended acks and strict checking of dump requests.
@@ -62,21 +63,24 @@ public final class NetlinkSocket: @unchecked Sendable {
         guard sent == request.bytes.count else { throw NetlinkError(errno: errno, message: "sendto(netlink)") }
 
         var collector = ReplyCollector(seq: seq, isDump: request.flags & NL.F_DUMP == NL.F_DUMP)
-        while true {
-            var from = sockaddr_nl()
-            var fromLen = socklen_t(MemoryLayout<sockaddr_nl>.size)
-            let n = buffer.withUnsafeMutableBytes { buf in
-                withUnsafeMutablePointer(to: &from) {
+        // One buffer per exchange, on the stack when it fits: a lab of hundreds
+        // of namespaces keeps a socket per namespace, but no buffer per socket.
+        return try withUnsafeTemporaryAllocation(byteCount: NetlinkSocket.receiveSize, alignment: 8) { buf in
+            while true {
+                var from = sockaddr_nl()
+                var fromLen = socklen_t(MemoryLayout<sockaddr_nl>.size)
+                let n = withUnsafeMutablePointer(to: &from) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                         recvfrom(fd, buf.baseAddress, buf.count, 0, $0, &fromLen)
                     }
                 }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw NetlinkError(errno: errno, message: "recv(netlink)")
+                }
+                let datagram = Array(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+                if try collector.feed(datagram[...], senderPid: from.nl_pid) == .done { return collector.messages }
             }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw NetlinkError(errno: errno, message: "recv(netlink)")
-            }
-            if try collector.feed(buffer[0..<n], senderPid: from.nl_pid) == .done { return collector.messages }
         }
     }
 }
