@@ -155,6 +155,29 @@ check_contains "killed by a signal: 128+n" "$OUT" "SIGNAL	143"
 check_contains "fresh /sys shows the namespace's links" "$OUT" "SYSFS	lo veth0 "
 check_clean "exec:"
 
+# exec binds /etc/netns/NAME/* over /etc/* as ip netns exec does. The test's
+# own private mount namespace gets a copy of /etc, so the host's is untouched.
+mkdir -p "$WORK/etc"
+cp -a /etc/. "$WORK/etc/" 2>/dev/null
+mount --bind "$WORK/etc" /etc
+mkdir -p /etc/netns/ens1
+echo "10.99.99.99 only-in-ens1" > /etc/netns/ens1/hosts
+s=$(lab etcnetns <<'LUA'
+local n = net.ns("ens1")
+local m = net.ns("ens2")
+local _, inside = n:exec("cat", "/etc/hosts")
+local _, outside = m:exec("cat", "/etc/hosts")
+io.write("IN\t", inside)
+print("OUT", outside:find("only-in-ens1") == nil)
+LUA
+)
+run_nslua "$s"
+check_contains "/etc/netns/NAME/hosts is bound over /etc/hosts" "$OUT" "IN	10.99.99.99 only-in-ens1"
+check_contains "other namespaces keep /etc/hosts" "$OUT" "OUT	true"
+check_eq "ip netns exec agrees" "$(ip netns add ens1 && ip netns exec ens1 cat /etc/hosts; ip netns del ens1)" "10.99.99.99 only-in-ens1"
+umount /etc
+check_clean "etc/netns:"
+
 # --- capture ------------------------------------------------------------------------
 s=$(lab capture <<LUA
 $setup

@@ -170,8 +170,9 @@ public final class Lua {
     public func setGlobal(_ name: String, _ value: LuaValue) {
         let L = state
         nslua_pushglobaltable(L)
+        lua_pushstring(L, name)
         push(value, on: L)
-        lua_setfield(L, -2, name)   // the global table has no metamethods of ours
+        lua_rawset(L, -3)   // raw: a script's metatable on _G must not run (and raise) here
         nslua_pop(L, 1)
     }
 
