@@ -92,18 +92,7 @@ public final class Capture: @unchecked Sendable {
     }
 
     private func start() throws(LabError) {
-        var t = pthread_t()
-        let arg = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&t, nil, { raw in
-            let capture = Unmanaged<Capture>.fromOpaque(raw!).takeRetainedValue()
-            capture.loop()
-            return nil
-        }, arg)
-        guard rc == 0 else {
-            Unmanaged<Capture>.fromOpaque(arg).release()
-            throw .errno(rc, "starting the capture thread")
-        }
-        thread = t
+        do { thread = try startThread { self.loop() } } catch { throw .errno(error.errno, "starting the capture thread") }
     }
 
     /// The reader: pcap_next_ex with a 100 ms timeout, until asked to stop or

@@ -66,27 +66,23 @@ public final class Namespace: @unchecked Sendable {
     /// The link named `name` here, or nil.
     public func linkMessage(named name: String) throws(LabError) -> LinkMessage? {
         try Validate.interfaceName(name)
-        do {
-            let s = try socket()
-            guard let m = try s.request(Requests.getLink(name: name)).first else { return nil }
-            return try LinkMessage(m)
-        } catch let e as NetlinkError where e.isNotFound {
-            return nil
-        } catch {
-            throw LabError.wrap(error, "looking up \(name) in \(displayName)")
-        }
+        return try getLink(Requests.getLink(name: name), "looking up \(name) in \(displayName)")
     }
 
     /// The link with ifindex `index` here, or nil.
     public func linkMessage(index: Int32) throws(LabError) -> LinkMessage? {
+        try getLink(Requests.getLink(index: index), "looking up link \(index) in \(displayName)")
+    }
+
+    private func getLink(_ request: NetlinkRequest, _ detail: String) throws(LabError) -> LinkMessage? {
         do {
             let s = try socket()
-            guard let m = try s.request(Requests.getLink(index: index)).first else { return nil }
+            guard let m = try s.request(request).first else { return nil }
             return try LinkMessage(m)
         } catch let e as NetlinkError where e.isNotFound {
             return nil
         } catch {
-            throw LabError.wrap(error, "looking up link \(index) in \(displayName)")
+            throw LabError.wrap(error, detail)
         }
     }
 

@@ -31,51 +31,36 @@ func sys<T: FixedWidthInteger>(_ call: @autoclosure () -> String, _ body: () -> 
 /// bound to that namespace after the thread is gone.
 func onNamespaceThread<T>(_ fd: Int32?, _ body: @escaping () throws -> T) throws -> T {
     var result: Result<T, Error>?
-    let job = NamespaceJob(fd: fd) {
-        do { result = .success(try body()) } catch { result = .failure(error) }
-    }
-    try job.runAndWait()
-    return try result!.get()
-}
-
-private final class NamespaceJob: @unchecked Sendable {
-    let fd: Int32?
-    let body: () -> Void
-    var failure: SystemError?
-
-    init(fd: Int32?, body: @escaping () -> Void) {
-        self.fd = fd
-        self.body = body
-    }
-
-    func runAndWait() throws {
-        var thread = pthread_t()
-        let arg = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, nil, { raw in
-            let job = Unmanaged<NamespaceJob>.fromOpaque(raw!).takeRetainedValue()
-            job.enterAndRun()
-            return nil
-        }, arg)
-        guard rc == 0 else {
-            Unmanaged<NamespaceJob>.fromOpaque(arg).release()
-            throw SystemError("pthread_create", errno: rc)
-        }
-        pthread_join(thread, nil)
-        if let failure { throw failure }
-    }
-
-    private func enterAndRun() {
+    let thread = try startThread {
         do {
             if let fd {
                 try sys("setns") { nsys_setns(fd, NSYS_CLONE_NEWNET) }
             } else {
                 try sys("unshare(CLONE_NEWNET)") { nsys_unshare(NSYS_CLONE_NEWNET) }
             }
-            body()
+            result = .success(try body())
         } catch {
-            failure = error
+            result = .failure(error)
         }
     }
+    pthread_join(thread, nil)
+    return try result!.get()
+}
+
+/// Starts a thread of our own running `body` (joinable).
+func startThread(_ body: @escaping () -> Void) throws(SystemError) -> pthread_t {
+    final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+    var thread = pthread_t()
+    let arg = Unmanaged.passRetained(Box(body)).toOpaque()
+    let rc = pthread_create(&thread, nil, { raw in
+        Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+        return nil
+    }, arg)
+    guard rc == 0 else {
+        Unmanaged<Box>.fromOpaque(arg).release()
+        throw SystemError("pthread_create", errno: rc)
+    }
+    return thread
 }
 
 /// The (device, inode) of a namespace file: its identity.
@@ -118,17 +103,7 @@ func runParallel(count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Vo
     let work = Work(count: count, body: body)
     var threads: [pthread_t] = []
     for _ in 0..<Swift.max(1, Swift.min(width, count)) {
-        var t = pthread_t()
-        let arg = Unmanaged.passRetained(work).toOpaque()
-        if pthread_create(&t, nil, { raw in
-            let w = Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue()
-            w.drain()
-            return nil
-        }, arg) == 0 {
-            threads.append(t)
-        } else {
-            Unmanaged<Work>.fromOpaque(arg).release()
-        }
+        if let t = try? startThread({ work.drain() }) { threads.append(t) }
     }
     if threads.isEmpty { work.drain() }
     for t in threads { pthread_join(t, nil) }
