@@ -119,6 +119,16 @@ check_eq "--clean removed the journal" "" "$(ls /run/nslua)"
 run_nslua --clean
 check_contains "--clean is idempotent" "$OUT" "nothing to clean"
 
+# After net.cleanup() a run may go on: what it makes next is journaled too.
+printf 'net.ns("c1"); net.cleanup(); net.ns("c2"); print("ready"); io.stdout:flush(); net.sleep(30)\n' > "$WORK/again.lua"
+"$NSLUA" "$WORK/again.lua" > "$WORK/again.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q ready "$WORK/again.out" && break; sleep 0.05; done
+kill -KILL $pid; wait $pid 2>/dev/null
+run_nslua --clean
+check_contains "objects made after net.cleanup() are journaled" "$OUT" "removed netns c2"
+check "after cleanup-then-more: only what was there before" wait_gone "$before"
+
 # A name reused after the crash is not deleted by --clean.
 make_lab 'net.sleep(30)'
 "$NSLUA" "$WORK/lab.lua" > "$WORK/kill.out" 2>&1 &

@@ -16,7 +16,8 @@ import Netlink
 public final class Journal: OwnershipRecorder {
     public static let directory = "/run/nslua"
     public let path: String
-    private var fd: Int32
+    private var fd: Int32 = -1
+    private let header: [String]
 
     /// Creates this run's journal (and /run/nslua, root-only, 0700).
     public init(lab: Lab) throws(LabError) {
@@ -26,16 +27,25 @@ public final class Journal: OwnershipRecorder {
         chmod(Journal.directory, 0o700)
         let pid = getpid()
         path = "\(Journal.directory)/\(pid).journal"
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .errno(errno, "creating \(path)") }
-        append("nslua-journal 1 \(pid) \(processStartTime(pid) ?? 0) \(lab.netnsDirectory)")
-        append("host \(lab.host.id.device) \(lab.host.id.inode)")
+        header = ["nslua-journal 1 \(pid) \(processStartTime(pid) ?? 0) \(lab.netnsDirectory)",
+                  "host \(lab.host.id.device) \(lab.host.id.inode)"]
+        guard open() else { throw .errno(errno, "creating \(path)") }
     }
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// (Re)creates the file with its header: after `net.cleanup()` a run
+    /// may go on making things.
+    private func open() -> Bool {
+        if fd >= 0 { return true }
+        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        for line in header { append(line) }
+        return true
+    }
+
     private func append(_ line: String) {
-        guard fd >= 0 else { return }
+        guard fd >= 0 || open() else { return }
         let bytes = Array((line + "\n").utf8)
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
@@ -44,11 +54,11 @@ public final class Journal: OwnershipRecorder {
         append("ns \(ns.name ?? "-") \(ns.id.device) \(ns.id.inode)")
     }
 
-    public func removed(namespace ns: Namespace) { append("ns- \(ns.name ?? "-")") }
+    public func removed(namespace ns: Namespace) { if fd >= 0 { append("ns- \(ns.name ?? "-")") } }
 
     public func created(link: Link) { record(link) }
     public func moved(link: Link) { record(link) }
-    public func removed(link: Link) { append("link- \(link.serial)") }
+    public func removed(link: Link) { if fd >= 0 { append("link- \(link.serial)") } }
 
     private func record(_ link: Link) {
         let ns = link.namespace
