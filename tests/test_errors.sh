@@ -52,6 +52,10 @@ expect_error master_other_ns 'local n = net.ns("m1"); local br = n:bridge("br0")
   "Invalid argument (br0@m1 is in another namespace than a0@host)"
 expect_error bad_gateway 'local n = net.ns("r1"); n:route("default", {via = "10.0.0.1"})' \
   'r1:route("default", {via = "10.0.0.1"}): Network is unreachable'
+expect_error extack 'local n = net.ns("x1"); local br = n:bridge("br0"); br:master(br)' \
+  "br0:master(br0): Too many levels of symbolic links (Can not enslave a bridge to a bridge"
+expect_error route_dev_down 'local n = net.ns("x2"); local a = n:veth("a0", "b0"); a:addr("10.9.0.1/24"); n:route("10.0.0.0/8", {via = "10.9.0.254", dev = a})' \
+  "Network is unreachable (a0@x2 is down)"
 expect_error bad_route_dst 'local n = net.ns("r2"); n:route("10.0.0.0/99", {dev = "lo"})' "invalid destination"
 expect_error no_route_target 'local n = net.ns("r3"); n:route("10.0.0.0/8")' "give a gateway (via) or a device (dev)"
 expect_error host_sysctl 'net.host:sysctl("kernel.hostname", "x")' "only per-namespace net.* keys can be used"

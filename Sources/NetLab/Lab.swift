@@ -304,6 +304,9 @@ public final class Lab: @unchecked Sendable {
         } catch where error.kind == .kernel(EEXIST) {
             throw LabError(error.kind, error.reason, "\(ns.displayName) already has a route to \(prefix.map { "\($0.network)" } ?? "default")")
         } catch where error.kind == .kernel(ENETUNREACH) {
+            if let device, let m = try? device.info(), !m.isUp {
+                throw LabError(error.kind, error.reason, "\(device.label) is down")
+            }
             throw LabError(error.kind, error.reason, "no address of \(ns.displayName) is on the network of gateway \(gateway.map { "\($0)" } ?? "?")")
         } catch where error.kind == .kernel(ESRCH) {
             throw LabError(error.kind, error.reason, "\(ns.displayName) has no route \(text)")
