@@ -66,8 +66,6 @@ public final class Lua {
     public private(set) var L: OpaquePointer?
     var classes: [ObjectIdentifier: AnyLuaClass] = [:]
     var replCache: (LuaValue, LuaValue)?
-    /// Hooks run before the state closes (while Lua is still usable).
-    private var closeHooks: [() -> Void] = []
 
 
     public init(openLibraries: Bool = true) {
@@ -88,17 +86,12 @@ public final class Lua {
 
     deinit { close() }
 
-    /// Runs the close hooks, then closes the state (running every pending __gc).
+    /// Closes the state, running every pending __gc.
     public func close() {
         guard let L else { return }
-        let hooks = closeHooks
-        closeHooks = []
-        for hook in hooks.reversed() { hook() }
         lua_close(L)
         self.L = nil
     }
-
-    public func onClose(_ hook: @escaping () -> Void) { closeHooks.append(hook) }
 
     static func owner(of L: OpaquePointer) -> Lua {
         let raw = nslua_getextraspace(L).load(as: UnsafeMutableRawPointer.self)

@@ -93,17 +93,6 @@ public final class NetModule {
         }
     }
 
-    func linkArgument(_ call: LuaCall, _ i: Int32, in ns: Namespace) throws -> Link {
-        if let l = call.optionalObject(i, Link.self) { return l }
-        if case .string(let name) = try call.value(i) {
-            guard let l = try lab.link(named: name, in: ns) else {
-                throw LabError(.notFound, "No such device", "there is no link named \(name) in \(ns.displayName)")
-            }
-            return l
-        }
-        throw call.typeError(i, "Link or link name")
-    }
-
     // MARK: The module table
 
     private func install() {

@@ -74,7 +74,7 @@ enum Show {
     /// One block: the namespace, its links (kind, state, addresses, master,
     /// peer) and its routes. For the host, only links of the lab (`lab` set).
     static func namespace(_ ns: Namespace, lab: Lab?) throws -> String {
-        var out = "\(ns.displayName)\(ns.owned ? "" : (ns.name == nil ? " (host)" : " (opened)"))\n"
+        var out = ns.displayName + (ns.owned || ns.name == nil ? "" : " (opened, not owned)") + "\n"
         var links = try ns.linkMessages()
         if let lab {
             let mine = Set(lab.ownedLinks.filter { $0.namespace === ns && !$0.isDeleted }.map(\.index))
