@@ -68,6 +68,16 @@ final class LuaKitTests: XCTestCase {
         }
     }
 
+    func testGlobalsReadAndWrittenRaw() throws {
+        lua.setGlobal("g", .table(LuaTable(array: [1, 2], hash: ["k": "v"])))
+        XCTAssertEqual(lua.global("g"), .table(LuaTable(array: [1, 2], hash: ["k": "v"])))
+        // A strict-mode metatable on _G must not run (and raise through Swift).
+        _ = try run("setmetatable(_G, {__index = function() error('strict') end, __newindex = function() error('strict') end})")
+        lua.setGlobal("h", 5)
+        XCTAssertEqual(lua.global("h"), 5)
+        XCTAssertEqual(lua.global("missing"), .nil)
+    }
+
     func testFunctionsAsCallbacks() throws {
         lua.register("apply") { call in
             let f = try call.function(1)
