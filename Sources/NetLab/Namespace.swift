@@ -61,6 +61,22 @@ public final class Namespace: @unchecked Sendable {
         return try labbing(detail()) { try s.request(r) }
     }
 
+    /// A dump, asked again (up to three times) when a concurrent change
+    /// interrupted it (NLM_F_DUMP_INTR), as its content may be inconsistent.
+    func dump(_ r: NetlinkRequest) throws(LabError) -> [NetlinkMessage] {
+        let s = try socket()
+        var attempt = 0
+        while true {
+            do {
+                return try s.request(r)
+            } catch is DumpInterrupted where attempt < 2 {
+                attempt += 1
+            } catch {
+                throw LabError.wrap(error)
+            }
+        }
+    }
+
     // MARK: Links
 
     /// The link named `name` here, or nil.
@@ -89,7 +105,7 @@ public final class Namespace: @unchecked Sendable {
     /// Every link here, in ifindex order (`ip link show`).
     public func linkMessages() throws(LabError) -> [LinkMessage] {
         try labbing("listing links in \(displayName)") {
-            try request(Requests.dumpLinks()).map(LinkMessage.init).sorted { $0.index < $1.index }
+            try dump(Requests.dumpLinks()).map(LinkMessage.init).sorted { $0.index < $1.index }
         }
     }
 
@@ -105,14 +121,14 @@ public final class Namespace: @unchecked Sendable {
 
     public func addressMessages() throws(LabError) -> [AddressMessage] {
         try labbing("listing addresses in \(displayName)") {
-            try request(Requests.dumpAddresses()).map(AddressMessage.init)
+            try dump(Requests.dumpAddresses()).map(AddressMessage.init)
         }
     }
 
     /// Routes of the main table (`ip route show` and `ip -6 route show`).
     public func routeMessages() throws(LabError) -> [RouteMessage] {
         try labbing("listing routes in \(displayName)") {
-            try request(Requests.dumpRoutes()).map(RouteMessage.init)
+            try dump(Requests.dumpRoutes()).map(RouteMessage.init)
                 .filter { $0.table == UInt32(RTA.TABLE_MAIN) && $0.type == RTA.TYPE_UNICAST }
         }
     }
@@ -120,7 +136,7 @@ public final class Namespace: @unchecked Sendable {
     /// The neighbour table (`ip neigh show`: entries in NOARP or no state are left out).
     public func neighborMessages() throws(LabError) -> [NeighborMessage] {
         try labbing("listing neighbours in \(displayName)") {
-            try request(Requests.dumpNeighbors()).map(NeighborMessage.init)
+            try dump(Requests.dumpNeighbors()).map(NeighborMessage.init)
                 .filter { $0.state != 0 && $0.state & 0x40 == 0 && $0.address != nil }
         }
     }
