@@ -241,7 +241,7 @@ check_contains "ICMPv6 echo seen" "$OUT" "IP6 fd00::2 > fd00::1: ICMP6, echo req
 check_clean "capture2:"
 
 # --- the examples --------------------------------------------------------------------
-for ex in veth-pair bridge hello; do
+for ex in veth-pair bridge router hello; do
   run_nslua "$TESTS_DIR/../examples/$ex.lua"
   check_eq "example $ex passes" 0 "$RC"
   [ "$RC" = 0 ] || echo "$OUT $ERR"
