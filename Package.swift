@@ -32,5 +32,6 @@ let package = Package(
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         .testTarget(name: "NSLuaTests", dependencies: ["NSLua", "NetLab", "LuaKit"]),
+        .testTarget(name: "NetLabTests", dependencies: ["NetLab", "Netlink"]),
     ]
 )

@@ -49,6 +49,7 @@ end
 
 show()
 
-local ok = before.received == 0 and r.received == 3 and ttl1.errors[1] == "Time to live exceeded"
+local ok = before.received == 0 and r.received == 3
+  and ttl1.errors[1] == "From 10.0.1.1 icmp_seq=1 Time to live exceeded"
 print(ok and "\nOK: r1 routes between the two subnets." or "\nFAILED: routing did not behave as expected.")
 if not ok then os.exit(1) end

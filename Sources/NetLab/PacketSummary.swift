@@ -58,6 +58,7 @@ public enum PacketSummary {
     static func ipv4(_ f: [UInt8], _ o: Int) -> String {
         guard f.count >= o + 20 else { return "IP truncated" }
         let ihl = Int(f[o] & 0x0f) * 4
+        guard ihl >= 20 else { return "IP bad-hlen \(ihl)" }
         let total = Int(u16(f, o + 2))
         let proto = f[o + 9]
         let src = IPAddress(bytes: Array(f[(o + 12)..<(o + 16)]))!

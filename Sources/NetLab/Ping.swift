@@ -22,7 +22,8 @@ public struct PingResult: Sendable {
     public var sent = 0
     public var received = 0
     public var duplicates = 0
-    /// ICMP errors and local send errors, as iputils words them.
+    /// ICMP errors ("From 10.0.1.1 icmp_seq=1 Time to live exceeded") and
+    /// local send errors ("Network is unreachable"), as iputils words them.
     public var errors: [String] = []
     /// Round-trip times of the replies, in milliseconds, in arrival order.
     public var rtts: [Double] = []
@@ -181,8 +182,10 @@ enum Pinger {
                             results[i].received += 1
                             results[i].rtts.append(arrival - sent)
                         }
-                    case .error(let text):
-                        results[i].errors.append(text)
+                    case .error(let text, let seq):
+                        // As iputils prints it: who answered, for which request.
+                        let reporter = sourceAddress(from, v4: v4).map { "\($0)" } ?? "?"
+                        results[i].errors.append("From \(reporter) icmp_seq=\(seq) \(text)")
                     }
                 }
             }
@@ -240,7 +243,7 @@ enum Pinger {
         return ~UInt16(sum)
     }
 
-    enum ReplyKind: Equatable { case echo(UInt16), error(String) }
+    enum ReplyKind: Equatable { case echo(UInt16), error(String, seq: UInt16) }
     struct Reply { var kind: ReplyKind; var matchAddress: IPAddress? }
 
     /// An echo reply with our id, or an ICMP error quoting one of our requests
@@ -248,8 +251,9 @@ enum Pinger {
     static func parseReply(_ b: [UInt8], v4: Bool, id: UInt16) -> Reply? {
         var icmp = b[...]
         if v4 {
-            guard b.count >= 20 else { return nil }
-            icmp = b[(Int(b[0] & 0x0f) * 4)...]
+            let ihl = Int((b.first ?? 0) & 0x0f) * 4
+            guard b.count >= 20, ihl >= 20, b.count >= ihl else { return nil }
+            icmp = b[ihl...]
         }
         guard icmp.count >= 8 else { return nil }
         let type = icmp[icmp.startIndex], code = icmp[icmp.startIndex + 1]
@@ -262,11 +266,13 @@ enum Pinger {
         let inner = Array(icmp.dropFirst(8))
         let text: String
         var dst: IPAddress?
+        var seq: UInt16 = 0
         if v4 {
             guard [3, 11].contains(type), inner.count >= 28 else { return nil }
             let ihl = Int(inner[0] & 0x0f) * 4
-            guard inner.count >= ihl + 8, inner[9] == 1, inner[ihl] == 8 else { return nil }
+            guard ihl >= 20, inner.count >= ihl + 8, inner[9] == 1, inner[ihl] == 8 else { return nil }
             guard UInt16(inner[ihl + 4]) << 8 | UInt16(inner[ihl + 5]) == id else { return nil }
+            seq = UInt16(inner[ihl + 6]) << 8 | UInt16(inner[ihl + 7])
             dst = IPAddress(bytes: Array(inner[16..<20]))
             text = type == 11 ? "Time to live exceeded"
                 : ["Destination Net Unreachable", "Destination Host Unreachable", "Destination Protocol Unreachable",
@@ -274,13 +280,14 @@ enum Pinger {
         } else {
             guard [1, 3].contains(type), inner.count >= 48, inner[6] == 58, inner[40] == 128 else { return nil }
             guard UInt16(inner[44]) << 8 | UInt16(inner[45]) == id else { return nil }
+            seq = UInt16(inner[46]) << 8 | UInt16(inner[47])
             dst = IPAddress(bytes: Array(inner[24..<40]))
             text = type == 3 ? "Time exceeded: Hop limit"
                 : ["Destination unreachable: No route", "Destination unreachable: Administratively prohibited",
                    "Destination unreachable: Beyond scope", "Destination unreachable: Address unreachable",
                    "Destination unreachable: Port unreachable"][safe: Int(code)] ?? "Destination unreachable"
         }
-        return Reply(kind: .error(text), matchAddress: dst)
+        return Reply(kind: .error(text, seq: seq), matchAddress: dst)
     }
 
     private static func send(_ s: Int32, _ packet: [UInt8], to dst: IPAddress, scope: UInt32) -> String? {
