@@ -145,4 +145,21 @@ mac=$(echo "$OUT" | tail -1)
 check_contains "neighbors() has the peer's MAC" "$OUT" "10.1.1.2	$mac	e0	"
 check_clean "after neighbours:"
 
+# --- --trace prints each primitive as the iproute2 command it stands for ---------------
+s=$(lab trace <<'LUA'
+local n = net.ns("t1")
+local a, b = net.veth("v0", "eth0", {peer_ns = n})
+b:addr("10.5.0.2/24"):up()
+n:route("default", {via = "10.5.0.1"})
+LUA
+)
+run_nslua --trace "$s"
+check_eq "--trace lab runs" 0 "$RC"
+check_contains "--trace: netns add" "$ERR" "+ ip netns add t1"
+check_contains "--trace: veth" "$ERR" "+ ip link add v0 type veth peer name eth0 netns t1"
+check_contains "--trace: addr in the namespace" "$ERR" "+ ip -n t1 addr add 10.5.0.2/24 dev eth0"
+check_contains "--trace: route" "$ERR" "+ ip -n t1 route add default via 10.5.0.1"
+check_contains "--trace: teardown" "$ERR" "+ ip netns del t1"
+check_clean "--trace:"
+
 finish
