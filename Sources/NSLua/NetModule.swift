@@ -25,6 +25,7 @@ public final class NetModule {
         defineLink()
         defineFunctions()
         defineTraffic()
+        defineImpairment()
         lua.register(namespaceClass)
         lua.register(linkClass)
         install()

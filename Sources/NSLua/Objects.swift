@@ -230,3 +230,73 @@ extension NetModule {
         }
     }
 }
+
+extension NetModule {
+    /// link:netem{delay =, jitter =, loss =, limit =} / link:netem(nil), and
+    /// link:rate("10mbit", {burst =, latency =}) / link:rate(nil).
+    func defineImpairment() {
+        method("netem", on: linkClass) { [unowned self] l, call in
+            try call.noMoreThan(2)
+            if call.isNoneOrNil(2) {
+                try l.setNetem(nil)
+                return [.object(l)]
+            }
+            let o = try options(call, 2, allowed: ["delay", "jitter", "loss", "limit"])
+            var n = Netem()
+            n.delayNS = try timeOption(o, "delay") ?? 0
+            n.jitterNS = try timeOption(o, "jitter") ?? 0
+            switch o["loss"] {
+            case .nil: break
+            case .string(let s): n.lossPercent = try TCUnits.percent(s)
+            case .integer(let i) where i >= 0 && i <= 100: n.lossPercent = Double(i)
+            case .number(let d) where d >= 0 && d <= 100: n.lossPercent = d
+            default: throw LuaError.argument(1, "option 'loss' must be a percentage such as \"1%\" or 1")
+            }
+            if let limit = try intOption(o, "limit", arg: 2) {
+                guard limit >= 1 else { throw LuaError.argument(1, "option 'limit' must be at least 1 packet") }
+                n.limit = UInt32(limit)
+            }
+            if n.jitterNS > 0 && n.delayNS == 0 {
+                throw LabError(.invalid, "invalid netem", "jitter needs a delay")
+            }
+            try l.setNetem(n)
+            return [.object(l)]
+        }
+        method("rate", on: linkClass) { [unowned self] l, call in
+            try call.noMoreThan(3)
+            if call.isNoneOrNil(2) {
+                try l.setRate(nil)
+                return [.object(l)]
+            }
+            let bytes: UInt64
+            switch try call.value(2) {
+            case .string(let s): bytes = try TCUnits.rate(s)
+            case .integer(let i) where i >= 8: bytes = UInt64(i) / 8
+            case .number(let d) where d.isFinite && d >= 8 && d < 8e15: bytes = UInt64(d / 8)
+            default: throw call.typeError(2, "rate such as \"10mbit\"")
+            }
+            let o = try options(call, 3, allowed: ["burst", "latency"])
+            var burst: UInt32?
+            switch o["burst"] {
+            case .nil: break
+            case .string(let s): burst = try TCUnits.size(s)
+            case .integer(let i) where i >= 64 && i <= Int64(UInt32.max): burst = UInt32(i)
+            default: throw LuaError.argument(2, "option 'burst' must be a size such as \"32kbit\" or bytes")
+            }
+            let latency = try timeOption(o, "latency") ?? 50_000_000
+            try l.setRate(RateLimit(bytesPerSecond: bytes, burst: burst, latencyNS: latency))
+            return [.object(l)]
+        }
+    }
+
+    /// A time option: a string with a unit ("20ms"), or a number of milliseconds.
+    func timeOption(_ t: LuaTable, _ key: String) throws -> UInt64? {
+        switch t[key] {
+        case .nil: return nil
+        case .string(let s): return try TCUnits.time(s)
+        case .integer(let i) where i >= 0 && i <= 3_600_000: return UInt64(i) * 1_000_000
+        case .number(let d) where d.isFinite && d >= 0 && d <= 3_600_000: return UInt64(d * 1_000_000)
+        default: throw LuaError.argument(1, "option '\(key)' must be a time such as \"20ms\" or a number of ms")
+        }
+    }
+}

@@ -49,9 +49,10 @@ public final class Lab: @unchecked Sendable {
     /// Every namespace the lab knows, host first.
     public var allNamespaces: [Namespace] { [host] + namespaces.filter { !$0.isDeleted } }
 
-    func trace(_ command: String, namespace: Namespace?) {
+    /// Prints the command (`ip ...`, or `tc ...` with `tool`) a primitive stands for.
+    func trace(_ command: String, namespace: Namespace?, tool: String = "ip") {
         guard let tracer else { return }
-        if let name = namespace?.name { tracer("ip -n \(name) \(command)") } else { tracer("ip \(command)") }
+        if let name = namespace?.name { tracer("\(tool) -n \(name) \(command)") } else { tracer("\(tool) \(command)") }
     }
 
     // MARK: Namespaces

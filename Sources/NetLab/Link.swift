@@ -13,6 +13,9 @@ public final class Link: @unchecked Sendable {
     public private(set) var isDeleted = false
     /// Unique within the run (the journal's key for this link).
     public let serial: Int
+    /// The impairment this run put on the link (netem, tbf), if any.
+    public internal(set) var netem: Netem?
+    public internal(set) var rateLimit: RateLimit?
 
     private nonisolated(unsafe) static var serials = 0
 

@@ -198,3 +198,81 @@ public struct NeighborTableMessage: Equatable, Sendable {
         if let stats = a[7], stats.count >= 88 { tableFulls = read(Array(stats), 80) as UInt64 }
     }
 }
+
+/// struct tcmsg (20 bytes).
+public struct TcMsg: NetlinkStruct, Equatable, Sendable {
+    public var family: UInt8 = AF.UNSPEC
+    public var index: Int32
+    public var handle: UInt32
+    public var parent: UInt32
+    public var info: UInt32 = 0
+    public init(index: Int32, handle: UInt32, parent: UInt32) {
+        self.index = index; self.handle = handle; self.parent = parent
+    }
+    public func encoded() -> [UInt8] { [family, 0, 0, 0] + le(index) + le(handle) + le(parent) + le(info) }
+}
+
+/// Traffic-control constants (linux/pkt_sched.h).
+public enum TC {
+    public static let ROOT: UInt32 = 0xFFFF_FFFF
+    public static let KIND: UInt16 = 1, OPTIONS: UInt16 = 2
+    public static let NETEM_LATENCY64: UInt16 = 10, NETEM_JITTER64: UInt16 = 11
+    public static let TBF_PARMS: UInt16 = 1, TBF_RATE64: UInt16 = 4, TBF_BURST: UInt16 = 6
+    public static let LINKLAYER_ETHERNET: UInt8 = 1
+    /// "1:0" style handles.
+    public static func handle(_ major: UInt16, _ minor: UInt16) -> UInt32 { UInt32(major) << 16 | UInt32(minor) }
+}
+
+extension Requests {
+    /// `tc qdisc del dev DEV root`.
+    public static func deleteRootQdisc(index: Int32) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.DELQDISC, flags: NL.F_ACK)
+        r.append(TcMsg(index: index, handle: 0, parent: TC.ROOT))
+        return r
+    }
+
+    /// `tc qdisc add dev DEV parent P handle H netem delay D jitter J loss L limit N`.
+    /// Delay and jitter go as 64-bit nanoseconds (TCA_NETEM_LATENCY64/JITTER64);
+    /// loss as a fraction of 2^32 - 1, as iproute2 sends them.
+    public static func netem(index: Int32, handle: UInt32, parent: UInt32, delayNS: UInt64, jitterNS: UInt64,
+                             lossPercent: Double, limit: UInt32) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.NEWQDISC, flags: NL.F_CREATE | NL.F_EXCL | NL.F_ACK)
+        r.append(TcMsg(index: index, handle: handle, parent: parent))
+        r.attribute(TC.KIND, string: "netem")
+        r.nest(TC.OPTIONS) { r in
+            // struct tc_netem_qopt: latency, limit, loss, gap, duplicate, jitter (u32 each; times in ticks,
+            // left 0 here because the 64-bit attributes below take precedence).
+            let loss = UInt32(min(1.0, max(0.0, lossPercent / 100)) * Double(UInt32.max))
+            r.append(RawStruct(bytes: le(UInt32(0)) + le(limit) + le(loss) + le(UInt32(0)) + le(UInt32(0)) + le(UInt32(0))))
+            r.attribute(TC.NETEM_LATENCY64, le(Int64(clamping: delayNS)))
+            r.attribute(TC.NETEM_JITTER64, le(Int64(clamping: jitterNS)))
+        }
+        return r
+    }
+
+    /// `tc qdisc add dev DEV parent P handle H tbf rate R burst B limit L`.
+    public static func tbf(index: Int32, handle: UInt32, parent: UInt32, rateBytes: UInt64, burst: UInt32,
+                           limit: UInt32) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.NEWQDISC, flags: NL.F_CREATE | NL.F_EXCL | NL.F_ACK)
+        r.append(TcMsg(index: index, handle: handle, parent: parent))
+        r.attribute(TC.KIND, string: "tbf")
+        r.nest(TC.OPTIONS) { r in
+            // struct tc_tbf_qopt: rate and peakrate (struct tc_ratespec: cell_log, linklayer, overhead,
+            // cell_align, mpu, rate), limit, buffer, mtu. An Ethernet link layer needs no rate table.
+            let rate32 = UInt32(clamping: rateBytes)
+            let ratespec: [UInt8] = [0, TC.LINKLAYER_ETHERNET] + le(UInt16(0)) + le(Int16(-1)) + le(UInt16(0)) + le(rate32)
+            let peak = [UInt8](repeating: 0, count: 12)
+            r.attribute(TC.TBF_PARMS, ratespec + peak + le(limit) + le(UInt32(0)) + le(UInt32(0)))
+            if rateBytes > UInt64(UInt32.max) { r.attribute(TC.TBF_RATE64, le(rateBytes)) }
+            r.attribute(TC.TBF_BURST, le(burst))
+        }
+        return r
+    }
+}
+
+/// Bytes appended as they are (a fixed struct with no type of its own).
+public struct RawStruct: NetlinkStruct {
+    public let bytes: [UInt8]
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public func encoded() -> [UInt8] { bytes }
+}

@@ -118,3 +118,51 @@ final class AddressParsingTests: XCTestCase {
         }
     }
 }
+
+/// Traffic control requests, byte for byte (linux/pkt_sched.h, iproute2's layout).
+final class TrafficControlEncodingTests: XCTestCase {
+    func u16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8)] }
+    func u32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xff) } }
+    func u64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8((v >> (8 * $0)) & 0xff) } }
+    func attr(_ type: UInt16, _ payload: [UInt8]) -> [UInt8] {
+        var b = u16(UInt16(4 + payload.count)) + u16(type) + payload
+        while b.count % 4 != 0 { b.append(0) }
+        return b
+    }
+    func header(len: Int, type: UInt16, flags: UInt16) -> [UInt8] {
+        u32(UInt32(len)) + u16(type) + u16(flags) + u32(0) + u32(0)
+    }
+    // struct tcmsg: family, pad, pad, ifindex, handle, parent, info
+    func tcmsg(_ index: UInt32, handle: UInt32, parent: UInt32) -> [UInt8] {
+        [0, 0, 0, 0] + u32(index) + u32(handle) + u32(parent) + u32(0)
+    }
+
+    func testNetem() {
+        // 20 ms delay, 5 ms jitter, 1% loss: struct tc_netem_qopt then LATENCY64/JITTER64 inside TCA_OPTIONS.
+        let loss = UInt32(0.01 * Double(UInt32.max))
+        let qopt = u32(0) + u32(1000) + u32(loss) + u32(0) + u32(0) + u32(0)
+        let options = qopt + attr(10, u64(20_000_000)) + attr(11, u64(5_000_000))
+        let body = tcmsg(3, handle: 0x10000, parent: 0xffff_ffff) + attr(1, Array("netem".utf8) + [0]) + attr(2, options)
+        let r = Requests.netem(index: 3, handle: 0x10000, parent: 0xffff_ffff, delayNS: 20_000_000, jitterNS: 5_000_000,
+                               lossPercent: 1, limit: 1000)
+        XCTAssertEqual(r.bytes, header(len: 16 + body.count, type: 36, flags: 0x605) + body)
+    }
+
+    func testTbf() {
+        // struct tc_tbf_qopt: rate (tc_ratespec), peakrate, limit, buffer, mtu; then TCA_TBF_BURST.
+        let rate: [UInt8] = [0, 1] + u16(0) + u16(0xffff) + u16(0) + u32(125_000)
+        let parms = rate + [UInt8](repeating: 0, count: 12) + u32(10_346) + u32(0) + u32(0)
+        let options = attr(1, parms) + attr(6, u32(4096))
+        let body = tcmsg(3, handle: 0x10000, parent: 0xffff_ffff) + attr(1, Array("tbf".utf8) + [0]) + attr(2, options)
+        let r = Requests.tbf(index: 3, handle: 0x10000, parent: 0xffff_ffff, rateBytes: 125_000, burst: 4096, limit: 10_346)
+        XCTAssertEqual(r.bytes, header(len: 16 + body.count, type: 36, flags: 0x605) + body)
+        // Above 32 bits of bytes per second the rate goes in TCA_TBF_RATE64 too.
+        let fast = Requests.tbf(index: 3, handle: 1, parent: 2, rateBytes: 5_000_000_000, burst: 4096, limit: 1).bytes
+        XCTAssertTrue(fast.count == r.bytes.count + 12)
+    }
+
+    func testDeleteRoot() {
+        let body = tcmsg(7, handle: 0, parent: 0xffff_ffff)
+        XCTAssertEqual(Requests.deleteRootQdisc(index: 7).bytes, header(len: 16 + body.count, type: 37, flags: 0x5) + body)
+    }
+}

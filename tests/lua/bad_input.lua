@@ -44,7 +44,7 @@ local net_functions = {"ns", "open", "list", "namespaces", "veth", "bridge", "sl
 local ns_methods = {"veth", "bridge", "link", "links", "route", "delroute", "routes", "neighbors", "sysctl",
                     "forward", "delete", "show", "ping", "exec", "capture"}
 local link_methods = {"into", "addr", "deladdr", "addrs", "up", "down", "master", "mtu", "mac", "rename",
-                      "delete", "peer", "stats", "info"}
+                      "delete", "peer", "stats", "info", "netem", "rate"}
 local cap_methods = {"stop", "packets", "wait", "save"}
 
 local function pick(t) return t[math.random(#t)] end
