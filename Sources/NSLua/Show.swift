@@ -13,7 +13,33 @@ enum Show {
             parts.append("master \(mm.name)")
         }
         if let peer = try? l.peer() { parts.append("peer \(peer.label)") }
+        parts += impairment(l)
         return parts.joined(separator: " ")
+    }
+
+    /// "netem delay 20ms jitter 5ms loss 1%", "rate 10mbit": what this run put on the link.
+    static func impairment(_ l: Link) -> [String] {
+        var parts: [String] = []
+        if let n = l.netem {
+            var s = "netem"
+            if n.delayNS > 0 { s += " delay \(milliseconds(n.delayNS))" }
+            if n.jitterNS > 0 { s += " jitter \(milliseconds(n.jitterNS))" }
+            if n.lossPercent > 0 { s += " loss \(n.lossPercent == n.lossPercent.rounded() ? String(Int(n.lossPercent)) : String(n.lossPercent))%" }
+            parts.append(s)
+        }
+        if let r = l.rateLimit { parts.append("rate \(bits(r.bytesPerSecond * 8))") }
+        return parts
+    }
+
+    static func milliseconds(_ ns: UInt64) -> String {
+        ns % 1_000_000 == 0 ? "\(ns / 1_000_000)ms" : "\(Double(ns) / 1e6)ms"
+    }
+
+    static func bits(_ b: UInt64) -> String {
+        for (unit, scale) in [("gbit", UInt64(1_000_000_000)), ("mbit", 1_000_000), ("kbit", 1000)] where b >= scale && b % scale == 0 {
+            return "\(b / scale)\(unit)"
+        }
+        return "\(b)bit"
     }
 
     /// `namespace ns1: lo eth0`
@@ -91,9 +117,10 @@ enum Show {
             if let master = m.master, master > 0 {
                 line += " master " + (names[master] ?? (try? ns.linkMessage(index: master)?.name) ?? "#\(master)")
             }
-            if m.kind == "veth", let lab = ns.lab, let link = try? lab.link(named: m.name, in: ns),
-               let peer = try? link.peer() {
-                line += " peer \(peer.label)"
+            if let lab = ns.lab, let link = try? lab.link(named: m.name, in: ns) {
+                if m.kind == "veth", let peer = try? link.peer() { line += " peer \(peer.label)" }
+                let imp = impairment(link)
+                if !imp.isEmpty { line += " " + imp.joined(separator: " ") }
             }
             out += line + "\n"
         }
