@@ -70,6 +70,16 @@ LUA
 fi
 check_clean "netem:"
 
+# An impairment on a link nslua did not make is taken off at the end.
+ip netns add foreign
+ip -n foreign link add fbr type bridge
+printf 'net.open("foreign"):link("fbr"):rate("5mbit")\nos.execute("tc -n foreign qdisc show dev fbr")\n' > "$WORK/foreign.lua"
+run_nslua "$WORK/foreign.lua"
+check_contains "rate on a foreign link applied" "$OUT" "qdisc tbf 1: root"
+check_eq "and removed at teardown" "noqueue" "$(tc -j -n foreign qdisc show dev fbr | jq -r '.[0].kind')"
+check "the foreign link itself stays" ip -n foreign link show fbr
+ip netns del foreign
+
 # Bad impairment input.
 for bad in 'a:netem{delay = "abc"}' 'a:netem{jitter = "5ms"}' 'a:netem{loss = "120%"}' 'a:netem{lost = 1}' \
            'a:netem(5)' 'a:rate({})' 'a:rate(-1)' 'a:rate("1mbit", {latency = -5})'; do

@@ -327,6 +327,16 @@ public final class Lab: @unchecked Sendable {
             recorder?.finished(kept: true)
             return []
         }
+        // Impairments put on links this run did not make are taken off again.
+        for link in links.values where !link.owned && !link.isDeleted && (link.netem != nil || link.rateLimit != nil) {
+            do {
+                try link.namespace.request(Requests.deleteRootQdisc(index: link.index))
+                link.netem = nil
+                link.rateLimit = nil
+            } catch {
+                problems.append("qdisc on \(link.label): \(error)")
+            }
+        }
         for ns in namespaces.reversed() where ns.owned && !ns.isDeleted {
             do { try deleteNamespace(ns) } catch { problems.append("namespace \(ns.displayName): \(error)") }
         }
