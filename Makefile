@@ -28,7 +28,7 @@ run: build
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-swift-testing
 	NSLUA=$(CURDIR)/$(DEBUG_BIN) tests/run.sh
 
 bench: build
