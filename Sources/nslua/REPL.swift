@@ -26,64 +26,77 @@ final class REPL {
     /// Reads, evaluates and prints until end of input. Returns when stdin is
     /// closed (Ctrl-D).
     func run() {
-        while let (code, isExpression) = readStatement() {
-            evaluate(code, isExpression: isExpression)
+        while true {
+            switch readStatement() {
+            case .compiled: evaluate()
+            case .failed(let message): report(message)
+            case .dropped: continue
+            case .end:
+                if interactive { fputs("\n", stdout) }
+                fflush(stdout)
+                return
+            }
         }
-        if interactive { fputs("\n", stdout) }
-        fflush(stdout)
     }
 
     // MARK: Evaluation
 
-    private func readStatement() -> (String, Bool)? {
-        var first: String?
-        while first == nil {
-            switch readLine(prompt: "nslua> ") {
-            case .line(let l): first = l
-            case .interrupted: continue
-            case .end: return nil
-            }
+    private enum Statement {
+        case compiled          // its function is on top of the stack
+        case failed(String)    // a syntax error that more input cannot fix
+        case dropped           // Ctrl-C while it was being typed
+        case end
+    }
+
+    /// Reads one statement, compiled: `return <line>` first, then the line as
+    /// a statement, reading more lines while the error is at <eof>.
+    private func readStatement() -> Statement {
+        var text: String
+        switch readLine(prompt: "nslua> ") {
+        case .line(let l): text = l
+        case .interrupted: return .dropped
+        case .end: return .end
         }
-        guard var text = first else { return nil }
         if text.hasPrefix("=") { text = "return " + text.dropFirst() }   // Lua 5.1 habit
-        // Expression first.
         if (try? lua.load("return " + text, name: "=stdin")) != nil {
             remember(text)
-            return (text, true)
+            return .compiled
         }
         while true {
             do {
                 try lua.load(text, name: "=stdin")
                 remember(text)
-                return (text, false)
+                return .compiled
             } catch let status {
                 guard case .syntax(let message) = status, message.hasSuffix("<eof>") else {
                     remember(text)
-                    return (text, false)   // evaluate reports the error
+                    return .failed(status.message)
                 }
                 switch readLine(prompt: ">> ") {
                 case .line(let more): text += "\n" + more
-                case .interrupted: return ("", false)   // Ctrl-C drops the statement
-                case .end: return nil
+                case .interrupted: return .dropped   // Ctrl-C drops the unfinished statement
+                case .end: return .end
                 }
             }
         }
     }
 
-    /// Compiles and runs one chunk, then prints its results.
-    private func evaluate(_ code: String, isExpression: Bool) {
+    /// Runs the compiled chunk on top of the stack and prints its results.
+    private func evaluate() {
         guard let L = lua.L else { return }
         do {
-            try lua.load(isExpression ? "return " + code : code, name: "=stdin")
             let n = try lua.pcall()
             if n > 0 { try lua.printResults(count: n) }
         } catch {
-            let message: String
-            if let status = error as? LuaStatus { message = status.message } else { message = "\(error)" }
-            fputs("nslua: \(message)\n", stderr)
+            report((error as? LuaStatus)?.message ?? "\(error)")
         }
         lua_settop(L, 0)
         fflush(stdout)
+    }
+
+    private func report(_ message: String) {
+        fputs("nslua: \(message)\n", stderr)
+        fflush(stderr)
     }
 
     // MARK: Line input
