@@ -150,9 +150,7 @@ public final class NetModule {
         }
         function("now") { call in
             try call.noMoreThan(0)
-            var ts = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &ts)
-            return [.number(Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9)]
+            return [.number(monotonicSeconds())]
         }
         function("keep") { [unowned self] call in
             try call.noMoreThan(1)

@@ -145,8 +145,8 @@ public final class Capture: @unchecked Sendable {
 
     /// Waits until `count` packets have arrived or `timeout` seconds pass.
     public func wait(timeout: Double) {
-        let end = Pinger.now() + timeout * 1000
-        while !isDone && Pinger.now() < end && !Interruption.requested() { usleep(10_000) }
+        let end = monotonicSeconds() + timeout
+        while !isDone && monotonicSeconds() < end && !Interruption.requested() { usleep(10_000) }
     }
 
     /// Stops capturing (idempotent) and returns everything captured.

@@ -60,7 +60,7 @@ extension Namespace {
         var out: [UInt8] = [], err: [UInt8] = []
         var pending = input[...]
         if pending.isEmpty { close(inPipe[1]); inPipe[1] = -1 }
-        let start = Pinger.now()
+        let start = monotonicSeconds()
         var killed = false
         var open = [outPipe[0], errPipe[0]]
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -69,7 +69,7 @@ extension Namespace {
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             if inPipe[1] >= 0 { fds.append(pollfd(fd: inPipe[1], events: Int16(POLLOUT), revents: 0)) }
             let r = poll(&fds, nfds_t(fds.count), 50)
-            if !killed, (timeout.map { Pinger.now() - start > $0 * 1000 } ?? false) || Interruption.requested() {
+            if !killed, (timeout.map { monotonicSeconds() - start > $0 } ?? false) || Interruption.requested() {
                 kill(pid, SIGKILL)
                 killed = true
             }

@@ -306,11 +306,7 @@ enum Pinger {
         }
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
-    }
+    static func now() -> Double { monotonicSeconds() * 1000 }
 }
 
 func sockaddrStorage(_ a: IPAddress, scope: UInt32) -> sockaddr_storage {

@@ -108,3 +108,10 @@ func runParallel(count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Vo
     if threads.isEmpty { work.drain() }
     for t in threads { pthread_join(t, nil) }
 }
+
+/// Seconds on the monotonic clock (for timeouts and measurements).
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
