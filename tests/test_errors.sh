@@ -94,5 +94,9 @@ check_eq "no privilege: exit 3" 3 "$?"
 check_contains "no privilege: says what to do" "$(cat "$WORK/err")" "run it as root, or with --sandbox"
 check_contains "no privilege: names the call" "$(cat "$WORK/err")" 'net.ns("priv1"): Operation not permitted'
 check_clean "no privilege:"
+# A privilege error that the script caught does not decide the exit status of a later, unrelated error.
+printf 'pcall(net.ns, "priv2")\nerror("unrelated")\n' > "$WORK/priv2.lua"
+setpriv --inh-caps=-all --bounding-set=-all "$NSLUA" "$WORK/priv2.lua" >/dev/null 2>&1
+check_eq "caught privilege error, then another error: exit 1" 1 "$?"
 
 finish

@@ -11,8 +11,9 @@ import Netlink
 public final class NetModule {
     public let lab: Lab
     let lua: Lua
-    /// Set when a call failed for lack of privilege or kernel support (exit status 3).
-    public private(set) var privilegeFailure = false
+    /// Messages of calls that failed for lack of privilege or kernel support:
+    /// a script that dies of one of them exits with status 3.
+    public private(set) var privilegeFailures: [String] = []
     /// Extensions (ping, capture, exec) add their methods here before `install`.
     let namespaceClass = LuaClass<Namespace>("Namespace")
     let linkClass = LuaClass<Link>("Link")
@@ -43,12 +44,13 @@ public final class NetModule {
         do {
             return try body()
         } catch let e as LabError {
-            if e.kind == .privilege || e.kind == .unsupported { privilegeFailure = true }
             var args: [LuaValue] = []
             if call.count >= firstArg {
                 for i in firstArg...call.count { args.append((try? call.value(i)) ?? .nil) }
             }
-            throw LuaError.runtime("\(Render.call(name, receiver: receiver, args: args)): \(e)")
+            let message = "\(Render.call(name, receiver: receiver, args: args)): \(e)"
+            if e.kind == .privilege || e.kind == .unsupported { privilegeFailures.append(message) }
+            throw LuaError.runtime(message)
         }
     }
 

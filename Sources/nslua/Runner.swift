@@ -20,8 +20,10 @@ struct Runner {
     let argv: [String]
     let options: Options
     let lua: Lua
+    /// The message of the error that ended the run, if one did.
+    private(set) var failure: String?
 
-    func run() -> ExitStatus {
+    mutating func run() -> ExitStatus {
         createArgTable()
         setPackagePath()
 
@@ -68,7 +70,7 @@ struct Runner {
 
     /// Compiles and runs one chunk with `args` as `...`. Reports an error as
     /// `nslua: message` (with traceback) on stderr and returns false.
-    func runChunk(_ code: [UInt8], name: String, args: [String]) -> Bool {
+    mutating func runChunk(_ code: [UInt8], name: String, args: [String]) -> Bool {
         do {
             var code = code
             if code.first == UInt8(ascii: "#") {   // skip a #! line, keeping line numbers
@@ -88,7 +90,7 @@ struct Runner {
     }
 
     /// `-l NAME` (global NAME = require "NAME") or `-l g=mod`.
-    private func require(_ spec: String) -> Bool {
+    private mutating func require(_ spec: String) -> Bool {
         let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
         let (global, module) = parts.count == 2 ? (parts[0], parts[1]) : (spec, spec)
         let code = "local m = require(...) ; \(global.isEmpty ? "_" : "_G[\(luaQuote(global))]") = m"
@@ -108,7 +110,7 @@ struct Runner {
 
     /// package.path: the script's folder, NSLUA_PATH, the bundled lua/, then
     /// Lua's default (which has ./?.lua).
-    private func setPackagePath() {
+    private mutating func setPackagePath() {
         var entries: [String] = []
         if let script = options.script, script != "-" {
             let dir = script.contains("/") ? String(script[..<script.lastIndex(of: "/")!]) : "."
@@ -126,7 +128,8 @@ struct Runner {
         _ = runChunk(Array(code.utf8), name: "=(path)", args: [entries.map { $0 + ";" }.joined()])
     }
 
-    private func report(_ message: String) {
+    private mutating func report(_ message: String) {
+        failure = message
         fputs("nslua: \(message)\n", stderr)
         fflush(stderr)
     }

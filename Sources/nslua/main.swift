@@ -107,8 +107,11 @@ lua.setGlobal("__nslua_exit", lua.function("exit") { call in
 })
 _ = try? lua.run("os.exit = __nslua_exit; __nslua_exit = nil", name: "=init")
 
-var status = Runner(argv: argv, options: options, lua: lua).run()
-if status == .scriptError && net.privilegeFailure { status = .privilege }
+var runner = Runner(argv: argv, options: options, lua: lua)
+var status = runner.run()
+if status == .scriptError, let failure = runner.failure, net.privilegeFailures.contains(where: { failure.contains($0) }) {
+    status = .privilege   // the script died of a missing privilege or kernel feature
+}
 teardown()
 lua.close()
 let signalled = nslua_terminate_signal()
