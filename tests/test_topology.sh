@@ -136,13 +136,15 @@ os.execute("ip netns exec n1 ping -c1 -W1 10.1.1.2 >/dev/null")
 for _, n in ipairs(a:neighbors()) do
   if n.addr == "10.1.1.2" then print(n.addr, n.mac, n.dev, n.state) end
 end
-print(y:mac())
+net.keep()
 LUA
 )
 run_nslua "$s"
 check_eq "neighbour lab runs" 0 "$RC"
-mac=$(echo "$OUT" | tail -1)
-check_contains "neighbors() has the peer's MAC" "$OUT" "10.1.1.2	$mac	e0	"
+mac=$(ip -j -n n2 link show e0 | jq -r '.[0].address')
+state=$(ip -j -n n1 neigh show 10.1.1.2 | jq -r '.[0].state[0]')
+check_eq "neighbors() agrees with ip neigh and ip link" "10.1.1.2	$mac	e0	$state" "$OUT"
+ip netns del n1; ip netns del n2
 check_clean "after neighbours:"
 
 # --- --trace prints each primitive as the iproute2 command it stands for ---------------
