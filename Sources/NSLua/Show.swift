@@ -12,7 +12,7 @@ enum Show {
         if let master = m.master, master > 0, let mm = try? l.namespace.linkMessage(index: master) {
             parts.append("master \(mm.name)")
         }
-        if let peer = try? l.peer() { parts.append("peer \(peer.label)") }
+        if let peer = try? l.peer(of: m) { parts.append("peer \(peer.label)") }
         parts += impairment(l)
         return parts.joined(separator: " ")
     }
@@ -117,8 +117,9 @@ enum Show {
             if let master = m.master, master > 0 {
                 line += " master " + (names[master] ?? (try? ns.linkMessage(index: master)?.name) ?? "#\(master)")
             }
-            if let lab = ns.lab, let link = try? lab.link(named: m.name, in: ns) {
-                if m.kind == "veth", let peer = try? link.peer() { line += " peer \(peer.label)" }
+            if let lab = ns.lab {
+                let link = lab.link(in: ns, message: m)
+                if let peer = try? link.peer(of: m) { line += " peer \(peer.label)" }
                 let imp = impairment(link)
                 if !imp.isEmpty { line += " " + imp.joined(separator: " ") }
             }

@@ -172,8 +172,10 @@ public final class Lab: @unchecked Sendable {
 
     // MARK: Links
 
-    /// The one Link object for a link (made if this is the first time it is seen).
-    func link(in ns: Namespace, message m: LinkMessage, owned: Bool = false) -> Link {
+    /// The one Link object for a link (made, not owned, if this is the first time it is seen).
+    public func link(in ns: Namespace, message m: LinkMessage) -> Link { link(in: ns, message: m, owned: false) }
+
+    func link(in ns: Namespace, message m: LinkMessage, owned: Bool) -> Link {
         let key = LinkKey(namespace: ObjectIdentifier(ns), index: m.index)
         if let l = links[key], !l.isDeleted {
             l.lastName = m.name

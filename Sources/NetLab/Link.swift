@@ -168,21 +168,20 @@ public final class Link: @unchecked Sendable {
 
     /// The other end of a veth, wherever it lives now (IFLA_LINK in the
     /// namespace IFLA_LINK_NETNSID names); nil for other kinds.
-    public func peer() throws(LabError) -> Link? {
-        let m = try info()
-        guard m.kind == "veth", let peerIndex = m.link, peerIndex > 0 else { return nil }
-        guard let lab else { return nil }
-        var candidates: [Namespace] = []
+    public func peer() throws(LabError) -> Link? { try peer(of: info()) }
+
+    /// The same, from a description of this link already at hand.
+    public func peer(of m: LinkMessage) throws(LabError) -> Link? {
+        guard m.kind == "veth", let peerIndex = m.link, peerIndex > 0, let lab else { return nil }
+        let ns: Namespace?
         if let nsid = m.linkNetnsID {
-            candidates = lab.allNamespaces.filter { $0 !== namespace && namespace.namespaceID(of: $0) == nsid }
+            ns = lab.allNamespaces.first { $0 !== namespace && namespace.namespaceID(of: $0) == nsid }
         } else {
-            candidates = [namespace]
+            ns = namespace
         }
-        for ns in candidates {
-            if let pm = try? ns.linkMessage(index: peerIndex), pm.kind == "veth", pm.link == index {
-                return lab.link(in: ns, message: pm)
-            }
+        guard let ns, let pm = try? ns.linkMessage(index: peerIndex), pm.kind == "veth", pm.link == index else {
+            return nil
         }
-        return nil
+        return lab.link(in: ns, message: pm)
     }
 }

@@ -15,6 +15,8 @@ public final class Namespace: @unchecked Sendable {
     public private(set) var isDeleted = false
     private var fdStorage: Int32
     private var socketStorage: NetlinkSocket?
+    /// Ids this namespace gives others (RTM_GETNSID answers).
+    private var knownIDs: [ObjectIdentifier: Int32] = [:]
     public internal(set) weak var lab: Lab?
 
     init(name: String?, fd: Int32, socket: NetlinkSocket, owned: Bool, lab: Lab) throws(SystemError) {
@@ -109,11 +111,16 @@ public final class Namespace: @unchecked Sendable {
         }
     }
 
-    /// The id this namespace gives `other` (IFLA_LINK_NETNSID), or nil.
+    /// The id this namespace gives `other` (IFLA_LINK_NETNSID), or nil. An id,
+    /// once assigned, stays for as long as both namespaces live: it is asked
+    /// of the kernel once (veth peers in a lab of hundreds would otherwise
+    /// cost a round trip per namespace per link).
     func namespaceID(of other: Namespace) -> Int32? {
+        if let id = knownIDs[ObjectIdentifier(other)] { return id }
         guard let fd = try? other.fd(), let s = try? socket(),
               let m = try? s.request(Requests.getNamespaceID(fd: fd)).first,
               let id = try? Requests.namespaceID(in: m), id >= 0 else { return nil }
+        knownIDs[ObjectIdentifier(other)] = id
         return id
     }
 
