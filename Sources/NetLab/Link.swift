@@ -102,12 +102,12 @@ public final class Link: @unchecked Sendable {
         if let newName { try Validate.interfaceName(newName) }
         let fd = try target.fd()
         let finalName = newName ?? lastName
-        if target !== namespace, try target.linkMessage(named: finalName) != nil {
-            throw LabError(.kernel(EEXIST), errnoDescription(EEXIST),
-                           "a link named \(finalName) already exists in \(target.displayName)")
-        }
         let command = "netns \(target.displayName)" + (newName.map { " name \($0)" } ?? "")
-        try set(.init(name: newName, namespaceFD: fd), command)
+        do {
+            try set(.init(name: newName, namespaceFD: fd), command)
+        } catch where error.kind == .kernel(EEXIST) {
+            throw LabError(error.kind, error.reason, "a link named \(finalName) already exists in \(target.displayName)")
+        }
         guard let m = try target.linkMessage(named: finalName) else {
             throw .notFound("No such device", "\(finalName) did not appear in \(target.displayName)")
         }
