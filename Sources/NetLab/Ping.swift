@@ -115,20 +115,15 @@ enum Pinger {
         let start = now()
         var nextSend = start
         var round = 0
-        var nextDestination = 0
-        let gap = destinations.count > 1 ? 0.5 : 0.0   // ms between requests of one round
         var deadline = start + (Double(Swift.max(o.count - 1, 0)) * o.interval + o.timeout) * 1000
         var buffer = [UInt8](repeating: 0, count: 65536)
 
         while true {
             let t = now()
             if round < o.count && t >= nextSend {
-                // One round: a request to each destination, `gap` apart, so that
-                // many sources at once do not overflow the kernel's backlog.
+                // One round: a request to each destination still to be answered.
                 let seq = UInt16(truncatingIfNeeded: round + 1)
-                let i = nextDestination
-                if !(o.untilReply && results[i].received > 0) {
-                    let dst = destinations[i]
+                for (i, dst) in destinations.enumerated() where !(o.untilReply && results[i].received > 0) {
                     let scope = i < scopes.count ? scopes[i] : 0
                     let packet = echoRequest(v4: dst.isV4, id: id, seq: seq, size: o.size)
                     if let err = send(sockets[dst.isV4]!, packet, to: dst, scope: scope) {
@@ -138,16 +133,9 @@ enum Pinger {
                     }
                     results[i].sent += 1
                 }
-                nextDestination += 1
-                if nextDestination == destinations.count {
-                    nextDestination = 0
-                    round += 1
-                    nextSend = start + Double(round) * o.interval * 1000
-                    if round == o.count { deadline = Swift.max(deadline, now() + o.timeout * 1000) }
-                } else {
-                    nextSend = now() + gap
-                    continue
-                }
+                round += 1
+                nextSend = start + Double(round) * o.interval * 1000
+                if round == o.count { deadline = Swift.max(deadline, now() + o.timeout * 1000) }
             }
             let allAnswered = o.untilReply ? results.allSatisfy { $0.received > 0 }
                 : round == o.count && results.allSatisfy { $0.received + $0.errors.count >= $0.sent }
