@@ -105,6 +105,7 @@ print(#net.list(), net.list()[1])
 net.keep()
 LUA
 )
+host_forward_before=$(cat /proc/sys/net/ipv4/ip_forward)
 run_nslua "$s"
 check_eq "primitives lab runs" 0 "$RC"
 [ "$RC" = 0 ] || echo "$ERR"
@@ -118,7 +119,8 @@ check_eq "dev route" "a0" "$(ip -j -n p1 route show 10.50.0.0/16 | jq -r '.[0].d
 check_eq "deleted route" "0" "$(ip -j -n p1 route show 10.60.0.0/16 | jq 'length')"
 check_eq "v6 route" "fd00::2" "$(ip -j -n p1 -6 route show fd00:1::/64 | jq -r '.[0].gateway')"
 check_eq "sysctl ip_forward" "1" "$(ip netns exec p1 cat /proc/sys/net/ipv4/ip_forward)"
-check_eq "host ip_forward untouched" "$(cat /proc/sys/net/ipv4/ip_forward)" "$(cat /proc/sys/net/ipv4/ip_forward)"
+check_eq "ip_forward of the namespace nslua started in is untouched" "$host_forward_before" "$(cat /proc/sys/net/ipv4/ip_forward)"
+check_eq "ip_forward of p1 is set" "1" "$(ip netns exec p1 sysctl -n net.ipv4.ip_forward)"
 check_contains "routes() lists the default" "$OUT" "default via 10.9.0.254"
 check_contains "routes() lists v6" "$OUT" "fd00:1::/64 via fd00::2"
 check_contains "tostring(link)" "$OUT" "a0@p1 veth UP 10.9.0.1/24 fd00::1/64 peer b1@p1"
