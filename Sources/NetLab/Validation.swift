@@ -5,28 +5,26 @@ public enum Validate {
     /// An interface name: 1 to 15 bytes (IFNAMSIZ-1), no '/', ':', whitespace
     /// or NUL, not "." or ".." (the kernel's dev_valid_name).
     public static func interfaceName(_ name: String) throws(LabError) {
-        let bytes = Array(name.utf8)
-        if bytes.isEmpty { throw .invalid("invalid interface name", "it is empty") }
-        if bytes.count > 15 {
-            throw .invalid("invalid interface name", "'\(printable(name))' is \(bytes.count) bytes; at most 15")
-        }
-        if name == "." || name == ".." { throw .invalid("invalid interface name", "'\(name)' is reserved") }
-        if let bad = bytes.first(where: { $0 == 0 || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":") || isSpace($0) }) {
-            throw .invalid("invalid interface name", "'\(printable(name))' contains \(describe(bad))")
-        }
+        try checkName(name, what: "interface name", maxBytes: 15, forbidden: [0, UInt8(ascii: "/"), UInt8(ascii: ":")])
     }
 
     /// A namespace name, as a file under /run/netns: 1 to 255 bytes, no '/',
     /// whitespace or NUL, not "." or "..".
     public static func namespaceName(_ name: String) throws(LabError) {
+        try checkName(name, what: "namespace name", maxBytes: 255, forbidden: [0, UInt8(ascii: "/")])
+    }
+
+    private static func checkName(_ name: String, what: String, maxBytes: Int, forbidden: Set<UInt8>) throws(LabError) {
         let bytes = Array(name.utf8)
-        if bytes.isEmpty { throw .invalid("invalid namespace name", "it is empty") }
-        if bytes.count > 255 {
-            throw .invalid("invalid namespace name", "'\(printable(name).prefix(40))...' is \(bytes.count) bytes; at most 255")
+        let reason = "invalid \(what)"
+        if bytes.isEmpty { throw .invalid(reason, "it is empty") }
+        if bytes.count > maxBytes {
+            let shown = bytes.count > 40 ? printable(name).prefix(40) + "..." : printable(name)
+            throw .invalid(reason, "'\(shown)' is \(bytes.count) bytes; at most \(maxBytes)")
         }
-        if name == "." || name == ".." { throw .invalid("invalid namespace name", "'\(name)' is reserved") }
-        if let bad = bytes.first(where: { $0 == 0 || $0 == UInt8(ascii: "/") || isSpace($0) }) {
-            throw .invalid("invalid namespace name", "'\(printable(name))' contains \(describe(bad))")
+        if name == "." || name == ".." { throw .invalid(reason, "'\(name)' is reserved") }
+        if let bad = bytes.first(where: { forbidden.contains($0) || isSpace($0) }) {
+            throw .invalid(reason, "'\(printable(name))' contains \(describe(bad))")
         }
     }
 

@@ -42,9 +42,8 @@ public struct LinkMessage: Equatable, Sendable {
     public var isUp: Bool { flags & IFF.UP != 0 }
 
     public init(_ m: NetlinkMessage) throws(MalformedReply) {
-        guard m.payload.count >= IfInfoMsg.size else { throw MalformedReply(reason: "short ifinfomsg") }
-        let hdr = IfInfoMsg(decoding: m.payload.prefix(IfInfoMsg.size))
-        let a = try Attributes(m.payload.dropFirst(IfInfoMsg.size))
+        let (fixed, a) = try m.fixedAndAttributes(IfInfoMsg.size, "ifinfomsg")
+        let hdr = IfInfoMsg(decoding: fixed)
         index = hdr.index
         flags = hdr.flags
         name = a.string(IFLA.IFNAME) ?? ""
@@ -67,9 +66,8 @@ public struct AddressMessage: Equatable, Sendable {
     public var flags: UInt32
 
     public init(_ m: NetlinkMessage) throws(MalformedReply) {
-        guard m.payload.count >= IfAddrMsg.size else { throw MalformedReply(reason: "short ifaddrmsg") }
-        let hdr = IfAddrMsg(decoding: m.payload.prefix(IfAddrMsg.size))
-        let a = try Attributes(m.payload.dropFirst(IfAddrMsg.size))
+        let (fixed, a) = try m.fixedAndAttributes(IfAddrMsg.size, "ifaddrmsg")
+        let hdr = IfAddrMsg(decoding: fixed)
         guard let raw = a[IFA.LOCAL] ?? a[IFA.ADDRESS], let addr = IPAddress(bytes: Array(raw)) else {
             throw MalformedReply(reason: "address without IFA_ADDRESS")
         }
@@ -95,9 +93,8 @@ public struct RouteMessage: Equatable, Sendable {
     public var preferredSource: IPAddress?
 
     public init(_ m: NetlinkMessage) throws(MalformedReply) {
-        guard m.payload.count >= RtMsg.size else { throw MalformedReply(reason: "short rtmsg") }
-        let hdr = RtMsg(decoding: m.payload.prefix(RtMsg.size))
-        let a = try Attributes(m.payload.dropFirst(RtMsg.size))
+        let (fixed, a) = try m.fixedAndAttributes(RtMsg.size, "rtmsg")
+        let hdr = RtMsg(decoding: fixed)
         family = hdr.family
         if let d = a[RTA.DST], let addr = IPAddress(bytes: Array(d)) {
             destination = IPPrefix(address: addr, length: hdr.dstLength)
@@ -123,9 +120,8 @@ public struct NeighborMessage: Equatable, Sendable {
     public var state: UInt16
 
     public init(_ m: NetlinkMessage) throws(MalformedReply) {
-        guard m.payload.count >= NdMsg.size else { throw MalformedReply(reason: "short ndmsg") }
-        let hdr = NdMsg(decoding: m.payload.prefix(NdMsg.size))
-        let a = try Attributes(m.payload.dropFirst(NdMsg.size))
+        let (fixed, a) = try m.fixedAndAttributes(NdMsg.size, "ndmsg")
+        let hdr = NdMsg(decoding: fixed)
         index = hdr.index
         state = hdr.state
         address = a[NDA.DST].flatMap { IPAddress(bytes: Array($0)) }

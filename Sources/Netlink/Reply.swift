@@ -151,6 +151,13 @@ public struct ReplyCollector {
 }
 
 extension NetlinkMessage {
+    /// The fixed struct at the start of the payload (`size` bytes, checked)
+    /// and the attributes that follow it.
+    public func fixedAndAttributes(_ size: Int, _ what: String) throws(MalformedReply) -> (ArraySlice<UInt8>, Attributes) {
+        guard payload.count >= size else { throw MalformedReply(reason: "short \(what)") }
+        return (payload.prefix(size), try Attributes(payload.dropFirst(size)))
+    }
+
     /// Decodes struct nlmsgerr and its extended-ack attributes.
     public static func decodeError(_ m: NetlinkMessage) throws(MalformedReply) -> NetlinkError {
         guard m.payload.count >= 4 + 16 else { throw MalformedReply(reason: "short error message") }
