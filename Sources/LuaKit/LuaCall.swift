@@ -40,14 +40,6 @@ public struct LuaCall {
         return String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self)
     }
 
-    /// The raw bytes of a string argument.
-    public func bytes(_ i: Int32) throws -> [UInt8] {
-        guard lua_type(L, i) == LUA_TSTRING || lua_type(L, i) == LUA_TNUMBER else { throw typeError(i, "string") }
-        var len = 0
-        let p = lua_tolstring(L, i, &len)!
-        return Array(UnsafeRawBufferPointer(start: p, count: len))
-    }
-
     public func optionalString(_ i: Int32) throws -> String? { isNoneOrNil(i) ? nil : try string(i) }
 
     public func integer(_ i: Int32) throws -> Int64 {
@@ -88,7 +80,7 @@ public struct LuaCall {
     /// A Swift object of a registered class.
     public func object<T: AnyObject>(_ i: Int32, _ type: T.Type) throws -> T {
         if let o = optionalObject(i, type) { return o }
-        let expected = lua.classes[ObjectIdentifier(T.self)].map { shortName($0.name) } ?? "\(T.self)"
+        let expected = lua.classes[ObjectIdentifier(T.self)]?.name ?? "\(T.self)"
         throw typeError(i, expected)
     }
 
@@ -108,16 +100,4 @@ public struct LuaCall {
     public func call(_ function: LuaValue, _ args: [LuaValue]) throws -> [LuaValue] {
         try lua.call(function, args, on: L)
     }
-
-    /// "chunk:line:" of the Lua code calling this function, or "".
-    public var position: String {
-        nslua_where(L, 1)
-        let s = nslua_tostring(L, -1).map { String(cString: $0) } ?? ""
-        nslua_pop(L, 1)
-        return s
-    }
-}
-
-private func shortName(_ metaname: String) -> String {
-    metaname.split(separator: ".").last.map(String.init) ?? metaname
 }

@@ -34,7 +34,6 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var isLinkLocalV6: Bool { !isV4 && bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80 }
-    public var isMulticast: Bool { isV4 ? bytes[0] & 0xf0 == 0xe0 : bytes[0] == 0xff }
 }
 
 /// An address with a prefix length: "172.16.1.1/24", "fd00::1/64".

@@ -93,7 +93,6 @@ public struct NetlinkError: Error, Equatable, CustomStringConvertible {
     }
 
     public var isNotFound: Bool { errno == 2 || errno == 19 || errno == 3 }   // ENOENT, ENODEV, ESRCH
-    public var isExists: Bool { errno == 17 }                                 // EEXIST
 }
 
 /// The dump was interrupted by a concurrent change (NLM_F_DUMP_INTR): its
