@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "NSLua", dependencies: ["LuaKit", "NetLab"]),
 
         // Language mode 5: the REPL drives libedit and stdio through C globals.
-        .executableTarget(name: "nslua", dependencies: ["NSLua", "LuaKit", "CEditLine", "CLuaBridge", "NetLab"],
+        .executableTarget(name: "nslua", dependencies: ["NSLua", "LuaKit", "CEditLine", "NetLab"],
                           swiftSettings: [.swiftLanguageMode(.v5)]),
 
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit"]),

@@ -27,14 +27,14 @@ expect_error slash_name 'net.bridge("a/b")' "invalid interface name ('a/b' conta
 expect_error space_name 'net.bridge("a b")' "invalid interface name ('a b' contains whitespace)"
 expect_error empty_name 'net.bridge("")' "invalid interface name (it is empty)"
 expect_error dot_name 'net.bridge("..")' "invalid interface name ('..' is reserved)"
-expect_error bad_type 'net.veth(nil, "x")' "bad argument #1 to 'veth' (string expected, got nil)"
+expect_error bad_type 'net.veth({}, "x")' "bad argument #1 to 'veth' (string expected, got table)"
 expect_error bad_type2 'net.veth("x", {})' "bad argument #2 to 'veth' (string expected, got table)"
 expect_error bad_opt 'net.veth("x", "y", {peerns = 1})' "bad argument #3 to 'veth' (unknown option \"peerns\""
 expect_error extra_arg 'net.ns("a", "b")' "bad argument #2 to 'ns' (no value expected)"
 expect_error bad_cidr 'local a = net.veth("a0", "b0"); a:addr("10.0.0.300/24")' \
-  'a0:addr("10.0.0.300/24"): invalid address (invalid address '"'"'10.0.0.300/24'"'"''
-expect_error bad_prefix 'local a = net.veth("a0", "b0"); a:addr("10.0.0.1/33")' "invalid prefix length in '10.0.0.1/33' (0 to 32)"
-expect_error no_prefix 'local a = net.veth("a0", "b0"); a:addr("10.0.0.1")' "'10.0.0.1' has no prefix length"
+  'a0:addr("10.0.0.300/24"): invalid address ('"'"'10.0.0.300/24'"'"': not an address with a prefix length'
+expect_error bad_prefix 'local a = net.veth("a0", "b0"); a:addr("10.0.0.1/33")' "invalid address ('10.0.0.1/33': the prefix length must be 0 to 32)"
+expect_error no_prefix 'local a = net.veth("a0", "b0"); a:addr("10.0.0.1")' "invalid address ('10.0.0.1': no prefix length (expected e.g. 10.0.0.1/24))"
 expect_error dup_addr 'local a = net.veth("a0", "b0"); a:addr("10.0.0.1/24"); a:addr("10.0.0.1/24")' \
   'a0:addr("10.0.0.1/24"): File exists (a0@host already has 10.0.0.1/24)'
 expect_error bad_mac 'local a = net.veth("a0", "b0"); a:mac("zz:00:00:00:00:01")' "invalid MAC address ('zz:00:00:00:00:01'"

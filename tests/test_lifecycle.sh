@@ -99,11 +99,15 @@ make_lab 'net.sleep(30)'
 "$NSLUA" "$WORK/lab.lua" > "$WORK/kill.out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q ready "$WORK/kill.out" && break; sleep 0.05; done
-journal="/run/nslua/$pid.journal"
+journal=$(ls /run/nslua/*.journal 2>/dev/null)
 check "the journal exists while the run is alive" test -f "$journal"
 check_eq "the journal directory is root-only" "700" "$(stat -c %a /run/nslua)"
-check_contains "the journal names the namespaces with their inode" "$(cat "$journal")" "ns life1 "
-check_contains "the journal names the links" "$(cat "$journal")" " lbr0"
+check "the journal is held under a lock while the run lives" bash -c "! flock -n '$journal' true"
+check_eq "the journal names the run's pid" "$pid" "$(awk 'NR == 1 {print $4}' "$journal")"
+cookie=$(ip netns exec life1 python3 -c 'import socket; print(int.from_bytes(socket.socket().getsockopt(socket.SOL_SOCKET, 71, 8), "little"))')
+check_contains "the journal names the namespaces with their cookie" "$(cat "$journal")" " life1 $cookie "
+lbr0_mac=$(ip -j link show lbr0 | jq -r '.[0].address')
+check_contains "the journal names the links with the MAC they were made with" "$(cat "$journal")" " $lbr0_mac lbr0"
 run_nslua --clean
 check_contains "--clean leaves a live run alone" "$OUT" "nothing to clean"
 kill -KILL $pid; wait $pid 2>/dev/null
@@ -182,7 +186,7 @@ pid=$!
 for _ in $(seq 100); do grep -q ready "$WORK/first.out" && break; sleep 0.05; done
 run_nslua "$WORK/second.lua"
 check_eq "second run fails" 1 "$RC"
-check_contains "second run names the conflict" "$ERR" 'net.ns("shared1"): File exists (a namespace named shared1 already exists)'
+check_contains "second run names the conflict" "$ERR" 'net.ns("shared1"): File exists (a namespace named shared1 already exists; net.open("shared1") uses one made outside this run)'
 check "second run removed only its own objects" bash -c "! ip netns list | grep -q mine2 && ! ip link show mybr2 2>/dev/null && ip netns list | grep -q shared1 && ip link show sharedbr >/dev/null"
 kill -TERM $pid; wait $pid
 check "first run cleaned up after itself" wait_gone "$before"

@@ -1,20 +1,60 @@
 #include "CLuaBridge.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 static nslua_dispatch_fn g_dispatch = NULL;
 static nslua_release_fn g_release = NULL;
-
-static const char *const BOX_META = "nslua.SwiftFunction";
 
 void nslua_set_callbacks(nslua_dispatch_fn dispatch, nslua_release_fn release) {
     g_dispatch = dispatch;
     g_release = release;
 }
 
+/* ---- Swift references in userdata -------------------------------------------------- */
+
+/* Tags: only their addresses matter. A userdata is ours when it holds exactly
+ * one pointer and its first user value is one of these (Lua code cannot make
+ * a light userdata, and other libraries' userdata have no such user value). */
+static const char FUNCTION_TAG = 'f';
+static const char OBJECT_TAG = 'o';
+static const char *const FUNCTION_META = "nslua.SwiftFunction";
+
+static void **push_slot(lua_State *L, void *ref, const void *tag) {
+    void **slot = (void **)lua_newuserdatauv(L, sizeof(void *), 1);
+    *slot = ref;
+    lua_pushlightuserdata(L, (void *)tag);
+    lua_setiuservalue(L, -2, 1);
+    return slot;
+}
+
+static void **slot_at(lua_State *L, int idx, const void *tag) {
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) != sizeof(void *)) return NULL;
+    int type = lua_getiuservalue(L, idx, 1);
+    int ours = type == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == tag;
+    lua_pop(L, 1);
+    return ours ? (void **)lua_touserdata(L, idx) : NULL;
+}
+
+/* __gc of every nslua userdata: drops Swift's reference once. Never raises. */
+static int release_gc(lua_State *L) {
+    void **slot = slot_at(L, 1, &OBJECT_TAG);
+    if (slot == NULL) slot = slot_at(L, 1, &FUNCTION_TAG);
+    if (slot != NULL && *slot != NULL) {
+        void *ref = *slot;
+        *slot = NULL;
+        if (g_release != NULL) g_release(ref);
+    }
+    return 0;
+}
+
 /* The one C function every Swift function is called through. */
 static int trampoline(lua_State *L) {
-    void **slot = (void **)lua_touserdata(L, lua_upvalueindex(1));
+    void **slot = slot_at(L, lua_upvalueindex(1), &FUNCTION_TAG);
     if (slot == NULL || *slot == NULL || g_dispatch == NULL)
         return luaL_error(L, "nslua: Swift function called after it was released");
     int n = g_dispatch(L, *slot);
@@ -23,27 +63,112 @@ static int trampoline(lua_State *L) {
     return n;
 }
 
-static int box_gc(lua_State *L) {
-    void **slot = (void **)lua_touserdata(L, 1);
-    if (slot != NULL && *slot != NULL) {
-        void *box = *slot;
-        *slot = NULL;
-        if (g_release != NULL) g_release(box);
-    }
-    return 0;
-}
-
 void nslua_pushswiftfunction(lua_State *L, void *box) {
-    void **slot = (void **)lua_newuserdatauv(L, sizeof(void *), 0);
-    *slot = box;
-    if (luaL_newmetatable(L, BOX_META)) {
-        lua_pushcfunction(L, box_gc);
+    push_slot(L, box, &FUNCTION_TAG);
+    if (luaL_newmetatable(L, FUNCTION_META)) {
+        lua_pushcfunction(L, release_gc);
         lua_setfield(L, -2, "__gc");
         lua_pushboolean(L, 0);
         lua_setfield(L, -2, "__metatable");
     }
     lua_setmetatable(L, -2);
     lua_pushcclosure(L, trampoline, 1);
+}
+
+void nslua_pushobject(lua_State *L, void *obj, const char *metaname) {
+    push_slot(L, obj, &OBJECT_TAG);
+    luaL_setmetatable(L, metaname);
+}
+
+void *nslua_toobject(lua_State *L, int idx, const char *metaname) {
+    void **slot = slot_at(L, idx, &OBJECT_TAG);
+    if (slot == NULL || !lua_getmetatable(L, idx)) return NULL;
+    luaL_getmetatable(L, metaname);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? *slot : NULL;
+}
+
+void *nslua_anyobject(lua_State *L, int idx) {
+    void **slot = slot_at(L, idx, &OBJECT_TAG);
+    return slot ? *slot : NULL;
+}
+
+void nslua_tagmetatable(lua_State *L) {
+    lua_pushcfunction(L, release_gc);
+    lua_setfield(L, -2, "__gc");
+}
+
+/* ---- error objects ------------------------------------------------------------------ */
+
+static const char *const ERROR_META = "nslua.Error";
+
+static void push_message(lua_State *L, int idx) {
+    lua_pushliteral(L, "message");
+    lua_rawget(L, idx);
+}
+
+static int error_tostring(lua_State *L) {
+    push_message(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) lua_pushliteral(L, "error");
+    return 1;
+}
+
+/* err:find(...), err:match(...): string methods applied to the message. */
+static int error_method(lua_State *L) {
+    push_message(L, 1);
+    lua_replace(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static int error_index(lua_State *L) {
+    if (lua_type(L, 2) != LUA_TSTRING) return 0;
+    lua_pushliteral(L, "");
+    if (luaL_getmetafield(L, -1, "__index") != LUA_TTABLE) return 0;   /* the string library */
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) != LUA_TFUNCTION) return 0;
+    lua_pushcclosure(L, error_method, 1);
+    return 1;
+}
+
+static int error_concat(lua_State *L) {
+    luaL_tolstring(L, 1, NULL);
+    luaL_tolstring(L, 2, NULL);
+    lua_concat(L, 2);
+    return 1;
+}
+
+static int error_len(lua_State *L) {
+    push_message(L, 1);
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
+    return 1;
+}
+
+void nslua_pusherror(lua_State *L, const char *message, size_t len, const char *kind) {
+    lua_createtable(L, 0, 4);
+    lua_pushlstring(L, message, len);
+    lua_setfield(L, -2, "message");
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
+    if (luaL_newmetatable(L, ERROR_META)) {
+        const luaL_Reg methods[] = {
+            {"__tostring", error_tostring}, {"__index", error_index},
+            {"__concat", error_concat}, {"__len", error_len}, {NULL, NULL},
+        };
+        luaL_setfuncs(L, methods, 0);
+    }
+    lua_setmetatable(L, -2);
+}
+
+int nslua_iserror(lua_State *L, int idx) {
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
+    luaL_getmetatable(L, ERROR_META);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same;
 }
 
 void nslua_where(lua_State *L, int level) {
@@ -123,77 +248,20 @@ void nslua_pushargerror(lua_State *L, int arg, const char *extramsg, const char 
     lua_pop(L, extra);
 }
 
-/* ---- protected calls with Ctrl-C, as lua.c ------------------------------------ */
-
-static lua_State *volatile g_running = NULL;
-static volatile sig_atomic_t g_interrupt = 0;
-static const char *volatile g_interrupt_msg = "interrupted!";
-
-static void lstop(lua_State *L, lua_Debug *ar) {
-    (void)ar;
-    lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, "%s", g_interrupt_msg);
-}
-
-static void set_hook(lua_State *L) {
-    int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-    lua_sethook(L, lstop, flag, 1);
-}
-
-static void laction(int sig) {
-    signal(sig, SIG_DFL); /* a second Ctrl-C kills, as in lua.c */
-    g_interrupt = 1;
-    g_interrupt_msg = "interrupted!";
-    if (g_running != NULL) set_hook(g_running);
-}
-
-void nslua_interrupt(lua_State *L, const char *msg) {
-    g_interrupt = 1;
-    g_interrupt_msg = msg;
-    set_hook(L);
-}
-
-int nslua_interrupt_pending(void) { return g_interrupt != 0; }
-
-/* SIGTERM and SIGHUP: like Ctrl-C, the running Lua code is stopped with an
- * error (so that the lab is torn down on the way out), and the signal is
- * remembered so that the program exits with 128 + signal. */
-static volatile sig_atomic_t g_terminate = 0;
-
-static void on_terminate(int sig) {
-    g_terminate = sig;
-    g_interrupt = 1;
-    g_interrupt_msg = sig == SIGTERM ? "terminated (SIGTERM)" : "hangup (SIGHUP)";
-    if (g_running != NULL) set_hook(g_running);
-}
-
-void nslua_install_terminate_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_terminate;   /* no SA_RESTART: blocking calls return EINTR */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
-int nslua_terminate_signal(void) { return (int)g_terminate; }
-
-void nslua_block_signals(int block) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
-}
-void nslua_clear_interrupt(void) { g_interrupt = 0; }
-
 static int msghandler(lua_State *L) {
+    if (nslua_iserror(L, 1)) {
+        push_message(L, 1);
+        const char *msg = lua_tostring(L, -1);
+        luaL_traceback(L, L, msg ? msg : "error", 1);
+        lua_setfield(L, 1, "traceback");
+        lua_settop(L, 1);
+        return 1;
+    }
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
             return 1;
-        /* Non-string error objects without __tostring are passed through. */
+        /* Non-string error values without __tostring are passed through. */
         lua_settop(L, 1);
         return 1;
     }
@@ -205,86 +273,90 @@ int nslua_docall(lua_State *L, int narg, int nres) {
     int base = lua_gettop(L) - narg;
     lua_pushcfunction(L, msghandler);
     lua_insert(L, base);
-    lua_State *previous = g_running;
-    g_running = L;
-    void (*old)(int) = signal(SIGINT, laction);
     int status = lua_pcall(L, narg, nres, base);
-    signal(SIGINT, old == SIG_ERR ? SIG_DFL : old);
-    g_running = previous;
-    g_interrupt = 0;
     lua_remove(L, base);
     return status;
 }
 
-/* ---- Swift objects as userdata --------------------------------------------------- */
+/* ---- signals ------------------------------------------------------------------------ */
 
-static const char OBJECT_TAG = 'o';
+static atomic_int g_pending = 0;
+static atomic_int g_unhandled_interrupts = 0;
+static volatile sig_atomic_t g_terminate = 0;
 
-void nslua_pushobject(lua_State *L, void *obj, const char *metaname) {
-    void **slot = (void **)lua_newuserdatauv(L, sizeof(void *), 0);
-    *slot = obj;
-    luaL_setmetatable(L, metaname);
-}
-
-void *nslua_toobject(lua_State *L, int idx, const char *metaname) {
-    void **slot = (void **)luaL_testudata(L, idx, metaname);
-    return slot ? *slot : NULL;
-}
-
-void *nslua_anyobject(lua_State *L, int idx) {
-    if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
-    lua_pushlightuserdata(L, (void *)&OBJECT_TAG);
-    int tagged = lua_rawget(L, -2) == LUA_TBOOLEAN;
-    lua_pop(L, 2);
-    if (!tagged) return NULL;
-    void **slot = (void **)lua_touserdata(L, idx);
-    return slot ? *slot : NULL;
-}
-
-/* Marks a metatable (on top of the stack) as an nslua object class. */
-void nslua_tagmetatable(lua_State *L) {
-    lua_pushlightuserdata(L, (void *)&OBJECT_TAG);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, -3);
-    lua_pushcfunction(L, nslua_object_gc);
-    lua_setfield(L, -2, "__gc");
-}
-
-int nslua_object_gc(lua_State *L) {
-    void **slot = (void **)lua_touserdata(L, 1);
-    if (slot != NULL && *slot != NULL) {
-        void *obj = *slot;
-        *slot = NULL;
-        if (g_release != NULL) g_release(obj);
+static void on_signal(int sig) {
+    if (sig == SIGINT) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&g_pending, &expected, SIGINT)) return;
+        /* Ctrl-C again while an earlier one is still unhandled: something is
+         * stuck outside Lua. The third one kills, as a second one does in lua.c. */
+        if (atomic_fetch_add(&g_unhandled_interrupts, 1) + 1 >= 2) {
+            static const char msg[] = "\nnslua: killed by Ctrl-C; `nslua --clean` removes what this run left\n";
+            (void)!write(2, msg, sizeof msg - 1);
+            signal(SIGINT, SIG_DFL);
+            raise(SIGINT);
+        }
+        return;
     }
-    return 0;
+    g_terminate = sig;
+    atomic_store(&g_pending, sig);   /* termination takes precedence over an interrupt */
 }
 
-/* ---- Ctrl-C at the REPL prompt ------------------------------------------------- */
-
-static volatile sig_atomic_t g_prompt_sigint = 0;
-static struct sigaction g_prompt_old;
-
-static void prompt_sigint(int sig) {
-    (void)sig;
-    g_prompt_sigint = 1;
-}
-
-void nslua_prompt_sigint_begin(void) {
+void nslua_signals_install(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = prompt_sigint; /* no SA_RESTART: read() returns EINTR */
+    sa.sa_handler = on_signal;   /* no SA_RESTART: blocking calls return EINTR */
     sigemptyset(&sa.sa_mask);
-    g_prompt_sigint = 0;
-    sigaction(SIGINT, &sa, &g_prompt_old);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGHUP);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }
 
-void nslua_prompt_sigint_end(void) {
-    sigaction(SIGINT, &g_prompt_old, NULL);
+int nslua_signal_pending(void) { return atomic_load(&g_pending); }
+
+int nslua_signal_take(void) {
+    int sig = atomic_exchange(&g_pending, 0);
+    if (sig != 0) atomic_store(&g_unhandled_interrupts, 0);
+    return sig;
 }
 
-int nslua_prompt_sigint_take(void) {
-    int caught = g_prompt_sigint != 0;
-    g_prompt_sigint = 0;
-    return caught;
+int nslua_terminate_signal(void) { return (int)g_terminate; }
+
+const char *nslua_signal_message(int sig) {
+    switch (sig) {
+    case SIGTERM: return "terminated (SIGTERM)";
+    case SIGHUP: return "hangup (SIGHUP)";
+    default: return "interrupted!";
+    }
+}
+
+void nslua_block_signals(int block) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+/* Runs every 1000 VM instructions in every coroutine: raises the pending
+ * signal's error in whatever Lua code is running. */
+static void interrupt_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    int sig = nslua_signal_take();
+    if (sig == 0) return;
+    luaL_where(L, 1);
+    lua_pushstring(L, nslua_signal_message(sig));
+    lua_concat(L, 2);
+    size_t len;
+    const char *msg = lua_tolstring(L, -1, &len);
+    nslua_pusherror(L, msg, len, "interrupted");
+    lua_error(L);
+}
+
+void nslua_sethook(lua_State *L) {
+    lua_sethook(L, interrupt_hook, LUA_MASKCOUNT, 1000);
 }

@@ -9,9 +9,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 const int NSYS_CLONE_NEWNET = CLONE_NEWNET;
 const int NSYS_CLONE_NEWNS = CLONE_NEWNS;
@@ -21,6 +26,31 @@ int nsys_setns(int fd, int nstype) { return setns(fd, nstype); }
 int nsys_unshare(int flags) { return unshare(flags); }
 pid_t nsys_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 int nsys_pipe2(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int nsys_has_admin_caps(void) {
+    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capget, &hdr, data) != 0) return -1;
+    unsigned eff = data[0].effective;
+    return (eff & (1u << CAP_NET_ADMIN)) && (eff & (1u << CAP_SYS_ADMIN)) ? 1 : 0;
+}
+
+long nsys_getrandom(void *buf, unsigned long n) { return (long)getrandom(buf, n, 0); }
+
+int nsys_set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int nsys_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
 
 /* Child side: only async-signal-safe calls until exec. */
 static void child_fail(int report_fd, char step) {
@@ -57,10 +87,17 @@ static void bind_etc(const char *name) {
 
 pid_t nsys_spawn_in_netns(int netns_fd, const char *name, char *const argv[],
                           int in_fd, int out_fd, int err_fd, int report_fd) {
+    pid_t parent = getpid();
     pid_t pid = fork();
+    if (pid > 0) setpgid(pid, pid);   /* also done by the child: whichever runs first */
     if (pid != 0) return pid;
 
-    /* Child. Default signal dispositions, as a fresh program expects. */
+    /* Child. It dies with nslua: the death signal is armed, then the parent
+     * checked (it may have died in between). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail(report_fd, 'p');
+    if (getppid() != parent) _exit(127);
+    setpgid(0, 0);
+    /* Default signal dispositions, as a fresh program expects. */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -98,11 +135,43 @@ static int write_file(const char *path, const char *text) {
     return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
+/* The sandbox's outer process: it only waits for the inner one (pid 1 of
+ * the sandbox's PID namespace) and passes signals on. */
+static volatile pid_t g_sandbox_child = 0;
+
+static void forward_signal(int sig, siginfo_t *si, void *ctx) {
+    (void)ctx;
+    /* From the terminal (SI_KERNEL) the inner process got it too. */
+    if (si != NULL && si->si_code == SI_KERNEL) return;
+    if (g_sandbox_child > 0) kill(g_sandbox_child, sig);
+}
+
+static void wait_for_sandbox(pid_t child) {
+    g_sandbox_child = child;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = forward_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR) _exit(1);
+    }
+    if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+    int sig = WTERMSIG(status);
+    signal(sig, SIG_DFL);
+    kill(getpid(), sig);
+    _exit(128 + sig);
+}
+
 int nsys_enter_sandbox(int user, const char **step) {
     uid_t uid = geteuid();
     gid_t gid = getegid();
-    int flags = CLONE_NEWNET | CLONE_NEWNS | (user ? CLONE_NEWUSER : 0);
-    *step = user ? "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWNS)" : "unshare(CLONE_NEWNET|CLONE_NEWNS)";
+    int flags = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | (user ? CLONE_NEWUSER : 0);
+    *step = user ? "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWNS|CLONE_NEWPID)" : "unshare(CLONE_NEWNET|CLONE_NEWNS|CLONE_NEWPID)";
     if (unshare(flags) < 0) return -1;
     if (user) {
         char map[64];
@@ -127,6 +196,29 @@ int nsys_enter_sandbox(int user, const char **step) {
     /* A sysfs of the sandbox's own network namespace (best effort). */
     if (umount2("/sys", MNT_DETACH) == 0 || errno == EINVAL)
         mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+
+    /* The rest runs as pid 1 of a PID namespace of its own: when it ends,
+     * however it ends, the kernel kills every process left in it (programs
+     * exec started and whatever they started), so nothing outlives the
+     * sandbox. It dies with the outer process (PDEATHSIG; the pipe tells it
+     * if the outer one was gone before that was armed). */
+    int alive[2];
+    *step = "pipe";
+    if (pipe2(alive, O_CLOEXEC) < 0) return -1;
+    *step = "fork";
+    pid_t child = fork();
+    if (child < 0) return -1;
+    if (child > 0) {
+        close(alive[0]);
+        wait_for_sandbox(child);   /* never returns */
+    }
+    close(alive[1]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    struct pollfd p = { alive[0], POLLIN, 0 };
+    if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLIN))) _exit(1);
+    close(alive[0]);
+    /* A /proc of the sandbox's PID namespace (best effort). */
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     *step = NULL;
     return 0;
 }

@@ -2,8 +2,9 @@ import CLua
 import CLuaBridge
 
 extension Lua {
-    /// Pushes a Swift value. Tables are created afresh; objects go through the
-    /// per-object cache so one Swift object is always the same userdata.
+    /// Pushes a Swift value (exactly one stack slot). Tables are created
+    /// afresh; objects go through the per-object cache so one Swift object is
+    /// always the same userdata.
     public func push(_ value: LuaValue, on L: OpaquePointer) {
         switch value {
         case .nil: lua_pushnil(L)
@@ -20,8 +21,9 @@ extension Lua {
                 buf.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
             }
         case .table(let t):
-            lua_checkstack(L, 4)
             lua_createtable(L, Int32(clamping: t.array.count), Int32(clamping: t.hash.count))
+            // Each level needs two more slots (key, value); without them the table stays empty.
+            guard lua_checkstack(L, 3) != 0 else { return }
             for (i, v) in t.array.enumerated() {
                 push(v, on: L)
                 lua_rawseti(L, -2, lua_Integer(i + 1))
@@ -38,16 +40,35 @@ extension Lua {
         }
     }
 
+    /// How much of a Lua table `value(at:)` copies before giving up: a table
+    /// that shares sub-tables (`t = {t, t}` forty deep) would otherwise be
+    /// copied exponentially.
+    static let conversionBudget = 100_000
+
     /// Copies the value at `index` into Swift. Tables are copied deeply (raw
-    /// access, no metamethods); a table nested too deeply (or a cycle) throws.
-    public func value(at index: Int32, on L: OpaquePointer, depth: Int = 0) throws -> LuaValue {
-        let index = lua_absindex(L, index)
+    /// access, no metamethods) up to `conversionBudget` values; a table nested
+    /// more than 64 deep (or cyclic), or larger than that, throws. On a throw
+    /// the stack is as it was.
+    public func value(at index: Int32, on L: OpaquePointer) throws -> LuaValue {
+        var budget = Lua.conversionBudget
+        let top = lua_gettop(L)
+        do {
+            return try value(at: lua_absindex(L, index), on: L, depth: 0, budget: &budget)
+        } catch {
+            lua_settop(L, top)
+            throw error
+        }
+    }
+
+    private func value(at index: Int32, on L: OpaquePointer, depth: Int, budget: inout Int) throws -> LuaValue {
+        budget -= 1
+        guard budget >= 0 else { throw LuaError.runtime("table too large to convert (more than \(Lua.conversionBudget) values)") }
         switch lua_type(L, index) {
         case LUA_TNIL, LUA_TNONE: return .nil
         case LUA_TBOOLEAN: return .bool(lua_toboolean(L, index) != 0)
         case LUA_TNUMBER:
-            if lua_isinteger(L, index) != 0 { return .integer(nslua_tointeger(L, index)) }
-            return .number(nslua_tonumber(L, index))
+            if lua_isinteger(L, index) != 0 { return .integer(lua_tointegerx(L, index, nil)) }
+            return .number(lua_tonumberx(L, index, nil))
         case LUA_TSTRING:
             var len = 0
             let p = lua_tolstring(L, index, &len)!
@@ -59,19 +80,20 @@ extension Lua {
             guard lua_checkstack(L, 4) != 0 else { throw LuaError.runtime("stack overflow") }
             var table = LuaTable()
             let n = lua_rawlen(L, index)
+            guard n <= UInt64(budget) else { throw LuaError.runtime("table too large to convert (more than \(Lua.conversionBudget) values)") }
             table.array.reserveCapacity(Int(n))
             if n > 0 {
                 for i in 1...n {
                     lua_rawgeti(L, index, lua_Integer(i))
-                    defer { nslua_pop(L, 1) }
-                    table.array.append(try value(at: -1, on: L, depth: depth + 1))
+                    table.array.append(try value(at: lua_gettop(L), on: L, depth: depth + 1, budget: &budget))
+                    nslua_pop(L, 1)
                 }
             }
             lua_pushnil(L)
             while lua_next(L, index) != 0 {
-                let key = try value(at: -2, on: L, depth: depth + 1)
+                let key = try value(at: lua_gettop(L) - 1, on: L, depth: depth + 1, budget: &budget)
                 if case .integer(let i) = key, i >= 1, i <= Int64(n) { nslua_pop(L, 1); continue }
-                let v = try value(at: -1, on: L, depth: depth + 1)
+                let v = try value(at: lua_gettop(L), on: L, depth: depth + 1, budget: &budget)
                 nslua_pop(L, 1)
                 table.hash[key] = v
             }

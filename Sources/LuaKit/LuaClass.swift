@@ -5,6 +5,8 @@ import CLuaBridge
 protocol AnyLuaClass: AnyObject {
     var name: String { get }
     var methodNames: [String] { get }
+    /// How an object of this class is written in messages ("ns1", "veth0").
+    func literal(_ object: AnyObject) -> String
 }
 
 /// How a Swift class appears in Lua: methods (called with `:`), fields read
@@ -20,6 +22,7 @@ public final class LuaClass<T: AnyObject>: AnyLuaClass {
     var fields: [String: Field] = [:]
     var tostring: ((T) -> String)?
     var equals: ((T, T) -> Bool)?
+    var shortName: ((T) -> String)?
     var methodRefs: [String: LuaValue] = [:]
 
     public init(_ name: String) { self.name = name }
@@ -32,6 +35,14 @@ public final class LuaClass<T: AnyObject>: AnyLuaClass {
     public func tostring(_ fn: @escaping (T) -> String) -> Self { tostring = fn; return self }
     @discardableResult
     public func equals(_ fn: @escaping (T, T) -> Bool) -> Self { equals = fn; return self }
+    /// How an object is written where a call is quoted in an error ("ns1:route(...)").
+    @discardableResult
+    public func literal(_ fn: @escaping (T) -> String) -> Self { shortName = fn; return self }
+
+    func literal(_ object: AnyObject) -> String {
+        guard let o = object as? T else { return "<\(name)>" }
+        return shortName?(o) ?? "<\(name)>"
+    }
 
     var methodNames: [String] { methods.keys.sorted() + fields.keys.sorted() }
 }
@@ -50,7 +61,7 @@ extension Lua {
         guard luaL_newmetatable(L, cls.name) != 0 else { return }
         nslua_tagmetatable(L)
         // __methods: for completion and introspection.
-        nslua_newtable(L)
+        lua_createtable(L, 0, 0)
         for (name, ref) in cls.methodRefs {
             push(ref, on: L)
             lua_setfield(L, -2, name)
@@ -59,7 +70,8 @@ extension Lua {
 
         pushFunction({ [unowned cls] call in
             let object = try call.object(1, T.self)
-            guard case .string(let key) = try call.value(2) else { return [.nil] }
+            guard call.isString(2) else { return [.nil] }
+            let key = try call.string(2)
             if let ref = cls.methodRefs[key] { return [ref] }
             if let field = cls.fields[key] { return [try field(object)] }
             return [.nil]
@@ -67,7 +79,7 @@ extension Lua {
         lua_setfield(L, -2, "__index")
 
         pushFunction({ [unowned cls] call in
-            let key = (try? call.value(2))?.stringValue ?? "?"
+            let key = call.isString(2) ? try call.string(2) : call.literal(2)
             throw LuaError.runtime("cannot set field '\(key)' of \(cls.name) (its fields are read-only; use its methods)")
         }, on: L)
         lua_setfield(L, -2, "__newindex")

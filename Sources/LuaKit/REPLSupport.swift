@@ -99,17 +99,26 @@ extension Lua {
         return (values[0], values[1])
     }
 
-    /// Prints (and pops) the `count` values on top of the stack the way the
-    /// REPL shows results: `tostring`, and tables as a shallow sorted view.
-    public func printResults(count: Int32) throws {
+    /// Compiles `code` into a function value; nothing runs yet.
+    public func compile(_ code: String, name: String) throws(LuaStatus) -> LuaValue {
+        try load(Array(code.utf8), name: name)
+        return .ref(LuaRef(lua: self, ref: luaL_ref(state, nslua_registryindex())))
+    }
+
+    /// Runs a compiled chunk as the REPL does and prints what it returns:
+    /// `tostring`, and tables as a shallow sorted view.
+    public func evaluate(_ chunk: LuaValue) throws(LuaStatus) {
         let L = state
-        let printer = try replHelperFunctions().0
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        push(chunk, on: L)
+        let n = try pcall()
+        guard n > 0 else { return }
+        guard let printer = try? replHelperFunctions().0 else { return }
         push(printer, on: L)
-        nslua_insert(L, -(count + 1))
-        if nslua_docall(L, count, 0) != LUA_OK {
-            let message = describeError(at: -1, on: L)
-            nslua_pop(L, 1)
-            throw LuaError.runtime(message)
+        nslua_insert(L, -(n + 1))
+        if nslua_docall(L, n, 0) != LUA_OK {
+            throw .runtime(describeError(at: -1, on: L), kind: nil)
         }
     }
 

@@ -1,23 +1,22 @@
 import Glibc
 import LuaKit
 import NetLab
-import Netlink
 
 /// The `net` module: NetLab's objects bound to Lua.
 ///
 /// Every call goes through `guarded`, which turns a LabError into a Lua error
-/// naming the call, the object and the reason:
-/// `lab.lua:7: net.veth("veth0", "veth1"): File exists (a link named veth0 already exists in host)`.
+/// object naming the call, the object and the reason:
+/// `lab.lua:7: net.veth("veth0", "veth1"): File exists (a link named veth0 already exists in host)`,
+/// with `err.kind` ("exists"), `err.errno` (17) and `err.call`.
 public final class NetModule {
     public let lab: Lab
     let lua: Lua
-    /// Messages of calls that failed for lack of privilege or kernel support:
-    /// a script that dies of one of them exits with status 3.
-    public private(set) var privilegeFailures: [String] = []
     /// Extensions (ping, capture, exec) add their methods here before `install`.
     let namespaceClass = LuaClass<Namespace>("Namespace")
     let linkClass = LuaClass<Link>("Link")
     var functions: [String: LuaFunction] = [:]
+    /// Lua helpers defined once (records that print like iproute2's output).
+    private(set) var helpers: [String: LuaValue] = [:]
 
     public init(lua: Lua, lab: Lab) {
         self.lua = lua
@@ -34,24 +33,32 @@ public final class NetModule {
 
     /// Removes what the run owns (unless kept); returns what could not be removed.
     @discardableResult
-    public func teardown() -> [String] { lab.teardown() }
+    public func teardown(final: Bool = false) -> [String] { lab.teardown(final: final) }
 
     // MARK: Error handling
 
-    /// Runs `body`; a LabError becomes `position: call(args): reason (detail)`.
+    /// Runs `body`; a LabError becomes an error object whose message is
+    /// `position: call(args): reason (detail)`.
     func guarded(_ call: LuaCall, _ name: String, receiver: String?, firstArg: Int32 = 1,
                  _ body: () throws -> [LuaValue]) throws -> [LuaValue] {
         do {
             return try body()
         } catch let e as LabError {
-            var args: [LuaValue] = []
-            if call.count >= firstArg {
-                for i in firstArg...call.count { args.append((try? call.value(i)) ?? .nil) }
-            }
-            let message = "\(Render.call(name, receiver: receiver, args: args)): \(e)"
-            if e.kind == .privilege || e.kind == .unsupported { privilegeFailures.append(message) }
-            throw LuaError.runtime(message)
+            let rendered = NetModule.render(call, name, receiver: receiver, firstArg: firstArg)
+            var fields: [String: LuaValue] = ["call": .string(rendered), "reason": .string(e.reason)]
+            if let errno = e.errno { fields["errno"] = .integer(Int64(errno)) }
+            if let detail = e.detail { fields["detail"] = .string(detail) }
+            throw LuaError.raised("\(rendered): \(e)", kind: e.kindName, fields: fields)
         }
+    }
+
+    /// `net.veth("veth0", "veth1")` or `ns1:route("default", {via = "10.0.0.1"})`.
+    static func render(_ call: LuaCall, _ name: String, receiver: String?, firstArg: Int32) -> String {
+        var args: [String] = []
+        if call.count >= firstArg { for i in firstArg...call.count { args.append(call.literal(i)) } }
+        let list = args.joined(separator: ", ")
+        if let receiver { return "\(receiver):\(name)(\(list))" }
+        return "net.\(name)(\(list))"
     }
 
     func function(_ name: String, _ body: @escaping (LuaCall) throws -> [LuaValue]) {
@@ -72,27 +79,15 @@ public final class NetModule {
         }
     }
 
-    // MARK: Options tables
+    // MARK: Options
 
-    /// Reads an options table, rejecting keys it does not know (a typo such as
-    /// `{peerns = b}` must not pass silently).
-    func options(_ call: LuaCall, _ i: Int32, allowed: Set<String>) throws -> LuaTable {
-        guard let t = try call.optionalTable(i) else { return LuaTable() }
-        for key in t.hash.keys {
-            guard case .string(let k) = key, allowed.contains(k) else {
-                throw LuaError.argument(i, "unknown option \(Render.literal(key)) (known: \(allowed.sorted().joined(separator: ", ")))")
-            }
-        }
-        if !t.array.isEmpty { throw LuaError.argument(i, "options must be named, e.g. {count = 3}") }
-        return t
-    }
-
-    func namespaceOption(_ call: LuaCall, _ t: LuaTable, _ key: String, arg: Int32) throws -> Namespace? {
-        switch t[key] {
+    /// A namespace given as an object or by name (opened) in option `key`.
+    func namespaceOption(_ opts: LuaTableArgument, _ key: String) throws -> Namespace? {
+        switch try opts.value(key) {
         case .nil: return nil
         case .object(let o as Namespace): return o
         case .string(let name): return try lab.openNamespace(name)
-        default: throw LuaError.argument(arg, "option '\(key)' must be a Namespace (got \(Render.literal(t[key])))")
+        default: throw opts.error("option '\(key)' must be a Namespace or a namespace name (got \(opts.literal(key)))")
         }
     }
 
@@ -104,7 +99,38 @@ public final class NetModule {
         net["host"] = .object(lab.host)
         lua.setGlobal("net", .table(net))
         if let show = functions["show"] { lua.setGlobal("show", lua.function("show", show)) }
-        _ = try? lua.run(#"package.preload["nslua"] = function() return net end"#, name: "=nslua")
+        let loaded = try? lua.run(NetModule.luaHelpers, name: "=nslua")
+        if let records = loaded?.first { helpers["records"] = records }
+    }
+
+    /// Defined once in Lua: `records(rows, lines)` gives each row (a plain
+    /// table) and the list a `__tostring` that prints the line the kernel's
+    /// tool would print (`ip route`, `ip neigh`, ...); the tables stay plain
+    /// for scripts.
+    private static let luaHelpers = #"""
+    package.preload["nslua"] = function() return net end
+    local texts = setmetatable({}, {__mode = "k"})
+    local row = {__tostring = function(r) return texts[r] or "?" end}
+    local list = {__tostring = function(t)
+      local out = {}
+      for i = 1, #t do out[i] = texts[t[i]] or tostring(t[i]) end
+      return table.concat(out, "\n")
+    end}
+    return function(rows, lines)
+      for i, r in ipairs(rows) do
+        if type(r) == "table" then texts[r] = lines[i]; setmetatable(r, row)
+        elseif type(r) == "userdata" then texts[r] = lines[i] end
+      end
+      return setmetatable(rows, list)
+    end
+    """#
+
+    /// Rows (plain tables or values) that print, together, as `lines`.
+    /// Called on the Lua thread of `call` (which may be a coroutine).
+    func records(_ call: LuaCall, _ rows: [LuaValue], lines: [String]) throws -> LuaValue {
+        let table = LuaValue.table(LuaTable(array: rows))
+        guard let records = helpers["records"] else { return table }
+        return try call.call(records, [table, .table(LuaTable(array: lines.map(LuaValue.string)))]).first ?? table
     }
 
     // MARK: net.*
@@ -122,32 +148,33 @@ public final class NetModule {
         }
         function("list") { [unowned self] call in
             try call.noMoreThan(0)
-            return [.table(LuaTable(array: lab.namespaceNames().map(LuaValue.string)))]
+            let names = lab.namespaceNames()
+            return [try records(call, names.map(LuaValue.string), lines: names)]
         }
         function("namespaces") { [unowned self] call in
             try call.noMoreThan(0)
-            return [.table(LuaTable(array: lab.namespaces.filter { !$0.isDeleted }.map { .object($0) }))]
+            return [.table(LuaTable(array: lab.namespaces.map { .object($0) }))]
         }
         function("veth") { [unowned self] call in
-            let a = try call.string(1), b = try call.string(2)
-            let opts = try options(call, 3, allowed: ["ns", "peer_ns"])
+            let a = try call.optionalString(1), b = try call.optionalString(2)
+            let opts = try call.options(3, known: ["ns", "peer_ns"])
             try call.noMoreThan(3)
-            let ns = try namespaceOption(call, opts, "ns", arg: 3)
-            let peerNS = try namespaceOption(call, opts, "peer_ns", arg: 3) ?? ns
+            let ns = try namespaceOption(opts, "ns")
+            let peerNS = try namespaceOption(opts, "peer_ns") ?? ns
             let (x, y) = try lab.createVeth(a, b, in: ns, peerIn: peerNS)
             return [.object(x), .object(y)]
         }
         function("bridge") { [unowned self] call in
             let name = try call.string(1)
-            let opts = try options(call, 2, allowed: ["ns"])
+            let opts = try call.options(2, known: ["ns"])
             try call.noMoreThan(2)
-            return [.object(try lab.createBridge(name, in: try namespaceOption(call, opts, "ns", arg: 2)))]
+            return [.object(try lab.createBridge(name, in: try namespaceOption(opts, "ns")))]
         }
         function("sleep") { call in
             let s = try call.number(1)
             try call.noMoreThan(1)
             guard s.isFinite, s >= 0, s <= 86400 else { throw LuaError.argument(1, "seconds must be between 0 and 86400") }
-            try interruptibleSleep(s)
+            interruptibleSleep(s)
             return []
         }
         function("now") { call in
@@ -163,26 +190,26 @@ public final class NetModule {
             try call.noMoreThan(0)
             let problems = lab.teardown()
             if !problems.isEmpty {
-                throw LabError(.kernel(0), "teardown incomplete", problems.joined(separator: "; "))
+                throw LuaError.raised("teardown incomplete: " + problems.joined(separator: "; "), kind: "kernel", fields: [:])
             }
             return []
         }
         function("show") { [unowned self] call in
             try call.noMoreThan(0)
-            print(try Show.lab(lab), terminator: "")
+            print(try lab.showText(), terminator: "")
             return []
         }
     }
 }
 
-/// Sleeps, returning early (so that the interrupt hook can raise) on Ctrl-C.
-func interruptibleSleep(_ seconds: Double) throws {
-    var remaining = seconds
-    while remaining > 0 {
-        if LuaInterrupt.pending { return }
-        let step = min(remaining, 0.05)
+/// Sleeps, returning early (so that the interrupt is raised) on Ctrl-C.
+func interruptibleSleep(_ seconds: Double) {
+    let end = monotonicSeconds() + seconds
+    while !LuaInterrupt.pending {
+        let left = end - monotonicSeconds()
+        if left <= 0 { return }
+        let step = min(left, 0.05)
         var ts = timespec(tv_sec: Int(step), tv_nsec: Int((step - Double(Int(step))) * 1e9))
         nanosleep(&ts, nil)
-        remaining -= step
     }
 }

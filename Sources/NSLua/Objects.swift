@@ -1,6 +1,5 @@
 import LuaKit
 import NetLab
-import Netlink
 
 extension NetModule {
     func defineNamespace() {
@@ -8,14 +7,15 @@ extension NetModule {
         cls.field("name") { ns in ns.name.map(LuaValue.string) ?? .nil }
         cls.field("owned") { ns in .bool(ns.owned) }
         cls.field("id") { ns in .integer(Int64(ns.id.inode)) }
-        cls.tostring { ns in Show.summary(ns) }
+        cls.tostring { ns in ns.summary }
+        cls.literal { ns in ns.displayName }
         cls.equals { a, b in a.id == b.id }
 
         method("veth", on: cls) { [unowned self] ns, call in
-            let a = try call.string(2), b = try call.string(3)
-            let opts = try options(call, 4, allowed: ["peer_ns"])
+            let a = try call.optionalString(2), b = try call.optionalString(3)
+            let opts = try call.options(4, known: ["peer_ns"])
             try call.noMoreThan(4)
-            let peer = try namespaceOption(call, opts, "peer_ns", arg: 4) ?? ns
+            let peer = try namespaceOption(opts, "peer_ns") ?? ns
             let (x, y) = try lab.createVeth(a, b, in: ns, peerIn: peer)
             return [.object(x), .object(y)]
         }
@@ -31,7 +31,9 @@ extension NetModule {
         }
         method("links", on: cls) { [unowned self] ns, call in
             try call.noMoreThan(1)
-            return [.table(LuaTable(array: try lab.links(in: ns).map { .object($0) }))]
+            let infos = try ns.linkInfos()
+            let links = try lab.links(in: ns)
+            return [try records(call, links.map { .object($0) }, lines: infos.map(\.description))]
         }
         method("route", on: cls) { [unowned self] ns, call in
             try routeCall(ns, call, add: true)
@@ -41,22 +43,33 @@ extension NetModule {
             try routeCall(ns, call, add: false)
             return [.object(ns)]
         }
-        method("routes", on: cls) { ns, call in
+        method("routes", on: cls) { [unowned self] ns, call in
             try call.noMoreThan(1)
-            return [.table(LuaTable(array: try Show.routes(ns).map { .table($0) }))]
-        }
-        method("neighbors", on: cls) { ns, call in
-            try call.noMoreThan(1)
-            let names = Dictionary((try ns.linkMessages()).map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
-            let rows = try ns.neighborMessages().map { n -> LuaValue in
+            let routes = try ns.routes()
+            return [try records(call, routes.map { r in
                 var t = LuaTable()
-                t["addr"] = n.address.map { .string($0.description) } ?? .nil
-                t["mac"] = n.mac.map { .string($0.description) } ?? .nil
-                t["dev"] = names[n.index].map(LuaValue.string) ?? .nil
-                t["state"] = .string(n.stateName)
+                t["dst"] = .string(r.destination)
+                t["via"] = r.gateway.map(LuaValue.string) ?? .nil
+                t["dev"] = r.device.map(LuaValue.string) ?? .nil
+                t["proto"] = .string(r.protocolName)
+                t["scope"] = .string(r.scope)
+                t["metric"] = r.metric.map { .integer(Int64($0)) } ?? .nil
+                t["src"] = r.source.map(LuaValue.string) ?? .nil
+                t["family"] = .string(r.isIPv6 ? "inet6" : "inet")
                 return .table(t)
-            }
-            return [.table(LuaTable(array: rows))]
+            }, lines: routes.map(\.description))]
+        }
+        method("neighbors", on: cls) { [unowned self] ns, call in
+            try call.noMoreThan(1)
+            let neighbors = try ns.neighbors()
+            return [try records(call, neighbors.map { n in
+                var t = LuaTable()
+                t["addr"] = .string(n.address)
+                t["mac"] = n.mac.map(LuaValue.string) ?? .nil
+                t["dev"] = n.device.map(LuaValue.string) ?? .nil
+                t["state"] = .string(n.state)
+                return .table(t)
+            }, lines: neighbors.map(\.description))]
         }
         method("sysctl", on: cls) { ns, call in
             let key = try call.string(2)
@@ -86,7 +99,7 @@ extension NetModule {
         }
         method("show", on: cls) { ns, call in
             try call.noMoreThan(1)
-            print(try Show.namespace(ns, lab: ns === self.lab.host ? self.lab : nil), terminator: "")
+            print(try ns.showText(), terminator: "")
             return []
         }
     }
@@ -94,31 +107,21 @@ extension NetModule {
     /// ns:route(dst, {via =, dev =, metric =}) and ns:delroute(dst, {...}).
     private func routeCall(_ ns: Namespace, _ call: LuaCall, add: Bool) throws {
         let dst = try call.string(2)
-        let opts = try options(call, 3, allowed: ["via", "dev", "metric"])
+        let opts = try call.options(3, known: ["via", "dev", "metric"])
         try call.noMoreThan(3)
-        var via: String?
-        switch opts["via"] {
-        case .nil: via = nil
-        case .string(let s): via = s
-        default: throw LuaError.argument(3, "option 'via' must be an address string")
-        }
+        let via = try opts.string("via", "an address string")
         var dev: Link?
-        switch opts["dev"] {
+        switch try opts.value("dev") {
         case .nil: dev = nil
         case .object(let l as Link): dev = l
         case .string(let name):
             guard let l = try lab.link(named: name, in: ns) else {
-                throw LabError(.notFound, "No such device", "there is no link named \(name) in \(ns.displayName)")
+                throw LabError(.notFound, "No such device", "there is no link named \(Validate.shown(name)) in \(ns.displayName)")
             }
             dev = l
-        default: throw LuaError.argument(3, "option 'dev' must be a Link or a link name")
+        default: throw opts.error("option 'dev' must be a Link or a link name (got \(opts.literal("dev")))")
         }
-        var metric: UInt32?
-        switch opts["metric"] {
-        case .nil: metric = nil
-        case .integer(let m) where m >= 0 && m <= Int64(UInt32.max): metric = UInt32(m)
-        default: throw LuaError.argument(3, "option 'metric' must be an integer 0..4294967295")
-        }
+        let metric = try opts.integer("metric", in: 0...Int64(UInt32.max)).map(UInt32.init)
         try lab.route(add: add, in: ns, destination: dst, via: via, device: dev, metric: metric)
     }
 
@@ -127,28 +130,30 @@ extension NetModule {
         cls.field("name") { l in .string(try l.info().name) }
         cls.field("ns") { l in .object(l.namespace) }
         cls.field("index") { l in .integer(Int64(l.index)) }
-        cls.field("kind") { l in .string(try l.info().kind ?? "device") }
-        cls.field("state") { l in .string(operstateName(try l.info().operstate)) }
-        cls.field("up") { l in .bool(try l.info().isUp) }
+        cls.field("kind") { l in .string(try l.info().kind) }
+        cls.field("state") { l in .string(try l.info().state) }
+        cls.field("isup") { l in .bool(try l.info().isUp) }
+        cls.field("carrier") { l in .bool(try l.info().hasCarrier) }
         cls.field("owned") { l in .bool(l.owned) }
-        cls.tostring { l in Show.summary(l) }
+        cls.tostring { l in l.summary }
+        cls.literal { l in l.lastName }
         cls.equals { a, b in a.namespace.id == b.namespace.id && a.index == b.index }
 
         method("into", on: cls) { [unowned self] l, call in
             let target: Namespace
             if let ns = call.optionalObject(2, Namespace.self) { target = ns }
-            else if case .string(let name) = try call.value(2) { target = try lab.openNamespace(name) }
+            else if call.isString(2) { target = try lab.openNamespace(try call.string(2)) }
             else { throw call.typeError(2, "Namespace") }
             let name = try call.optionalString(3)
             try call.noMoreThan(3)
             try l.move(into: target, name: name)
             return [.object(l)]
         }
-        method("addr", on: cls) { [unowned self] l, call in
+        method("addr", on: cls) { l, call in
             let a = try call.string(2)
-            let o = try options(call, 3, allowed: ["nodad"])
+            let o = try call.options(3, known: ["nodad"])
             try call.noMoreThan(3)
-            try l.addAddress(a, nodad: o["nodad"] == .bool(true))
+            try l.addAddress(a, nodad: try o.bool("nodad") ?? false)
             return [.object(l)]
         }
         method("deladdr", on: cls) { l, call in
@@ -159,7 +164,7 @@ extension NetModule {
         }
         method("addrs", on: cls) { l, call in
             try call.noMoreThan(1)
-            return [.table(LuaTable(array: try l.addresses().map { .string($0.description) }))]
+            return [.table(LuaTable(array: try l.addresses().map(LuaValue.string)))]
         }
         method("up", on: cls) { l, call in
             try call.noMoreThan(1)
@@ -186,7 +191,7 @@ extension NetModule {
         }
         method("mac", on: cls) { l, call in
             try call.noMoreThan(2)
-            if call.isNoneOrNil(2) { return [try l.info().mac.map { .string($0.description) } ?? .nil] }
+            if call.isNoneOrNil(2) { return [try l.info().mac.map(LuaValue.string) ?? .nil] }
             try l.setMAC(try call.string(2))
             return [.object(l)]
         }
@@ -207,25 +212,21 @@ extension NetModule {
         }
         method("stats", on: cls) { l, call in
             try call.noMoreThan(1)
-            guard let s = try l.info().stats else { return [.table(LuaTable())] }
-            return [.table(LuaTable([
-                "rx_packets": .integer(Int64(clamping: s.rxPackets)), "tx_packets": .integer(Int64(clamping: s.txPackets)),
-                "rx_bytes": .integer(Int64(clamping: s.rxBytes)), "tx_bytes": .integer(Int64(clamping: s.txBytes)),
-                "rx_errors": .integer(Int64(clamping: s.rxErrors)), "tx_errors": .integer(Int64(clamping: s.txErrors)),
-                "rx_dropped": .integer(Int64(clamping: s.rxDropped)), "tx_dropped": .integer(Int64(clamping: s.txDropped)),
-                "multicast": .integer(Int64(clamping: s.multicast)), "collisions": .integer(Int64(clamping: s.collisions)),
-            ]))]
+            var t = LuaTable()
+            for c in try l.info().counters { t[c.name] = .integer(Int64(clamping: c.value)) }
+            return [.table(t)]
         }
         method("info", on: cls) { l, call in
             try call.noMoreThan(1)
-            let m = try l.info()
+            let i = try l.info()
             var t = LuaTable()
-            t["name"] = .string(m.name); t["index"] = .integer(Int64(m.index))
-            t["kind"] = .string(m.kind ?? "device"); t["state"] = .string(operstateName(m.operstate))
-            t["up"] = .bool(m.isUp); t["ns"] = .object(l.namespace)
-            t["mtu"] = m.mtu.map { .integer(Int64($0)) } ?? .nil
-            t["mac"] = m.mac.map { .string($0.description) } ?? .nil
-            if let master = m.master, let ml = try? l.namespace.linkMessage(index: master) { t["master"] = .string(ml.name) }
+            t["name"] = .string(i.name); t["index"] = .integer(Int64(i.index))
+            t["kind"] = .string(i.kind); t["state"] = .string(i.state)
+            t["isup"] = .bool(i.isUp); t["carrier"] = .bool(i.hasCarrier); t["ns"] = .object(l.namespace)
+            t["mtu"] = i.mtu.map { .integer(Int64($0)) } ?? .nil
+            t["mac"] = i.mac.map(LuaValue.string) ?? .nil
+            t["master"] = i.master.map(LuaValue.string) ?? .nil
+            t["peer"] = i.peer.map(LuaValue.string) ?? .nil
             return [.table(t)]
         }
     }
@@ -235,25 +236,24 @@ extension NetModule {
     /// link:netem{delay =, jitter =, loss =, limit =} / link:netem(nil), and
     /// link:rate("10mbit", {burst =, latency =}) / link:rate(nil).
     func defineImpairment() {
-        method("netem", on: linkClass) { [unowned self] l, call in
+        method("netem", on: linkClass) { l, call in
             try call.noMoreThan(2)
             if call.isNoneOrNil(2) {
                 try l.setNetem(nil)
                 return [.object(l)]
             }
-            let o = try options(call, 2, allowed: ["delay", "jitter", "loss", "limit"])
+            let o = try call.options(2, known: ["delay", "jitter", "loss", "limit"])
             var n = Netem()
             n.delayNS = try timeOption(o, "delay") ?? 0
             n.jitterNS = try timeOption(o, "jitter") ?? 0
-            switch o["loss"] {
+            switch try o.value("loss") {
             case .nil: break
             case .string(let s): n.lossPercent = try TCUnits.percent(s)
             case .integer(let i) where i >= 0 && i <= 100: n.lossPercent = Double(i)
             case .number(let d) where d >= 0 && d <= 100: n.lossPercent = d
-            default: throw LuaError.argument(1, "option 'loss' must be a percentage such as \"1%\" or 1")
+            default: throw o.error("option 'loss' must be a percentage such as \"1%\" or 1 (got \(o.literal("loss")))")
             }
-            if let limit = try intOption(o, "limit", arg: 2) {
-                guard limit >= 1 else { throw LuaError.argument(1, "option 'limit' must be at least 1 packet") }
+            if let limit = try o.integer("limit", in: 1...Int64(UInt32.max), "a number of packets (at least 1)") {
                 n.limit = UInt32(limit)
             }
             if n.jitterNS > 0 && n.delayNS == 0 {
@@ -262,7 +262,7 @@ extension NetModule {
             try l.setNetem(n)
             return [.object(l)]
         }
-        method("rate", on: linkClass) { [unowned self] l, call in
+        method("rate", on: linkClass) { l, call in
             try call.noMoreThan(3)
             if call.isNoneOrNil(2) {
                 try l.setRate(nil)
@@ -275,28 +275,28 @@ extension NetModule {
             case .number(let d) where d.isFinite && d >= 8 && d < 8e15: bytes = UInt64(d / 8)
             default: throw call.typeError(2, "rate such as \"10mbit\"")
             }
-            let o = try options(call, 3, allowed: ["burst", "latency"])
+            let o = try call.options(3, known: ["burst", "latency"])
             var burst: UInt32?
-            switch o["burst"] {
+            switch try o.value("burst") {
             case .nil: break
             case .string(let s): burst = try TCUnits.size(s)
             case .integer(let i) where i >= 64 && i <= Int64(UInt32.max): burst = UInt32(i)
-            default: throw LuaError.argument(2, "option 'burst' must be a size such as \"32kbit\" or bytes")
+            default: throw o.error("option 'burst' must be a size such as \"32kbit\" or bytes (got \(o.literal("burst")))")
             }
             let latency = try timeOption(o, "latency") ?? 50_000_000
             try l.setRate(RateLimit(bytesPerSecond: bytes, burst: burst, latencyNS: latency))
             return [.object(l)]
         }
     }
+}
 
-    /// A time option: a string with a unit ("20ms"), or a number of milliseconds.
-    func timeOption(_ t: LuaTable, _ key: String) throws -> UInt64? {
-        switch t[key] {
-        case .nil: return nil
-        case .string(let s): return try TCUnits.time(s)
-        case .integer(let i) where i >= 0 && i <= 3_600_000: return UInt64(i) * 1_000_000
-        case .number(let d) where d.isFinite && d >= 0 && d <= 3_600_000: return UInt64(d * 1_000_000)
-        default: throw LuaError.argument(1, "option '\(key)' must be a time such as \"20ms\" or a number of ms")
-        }
+/// A time option: a string with a unit ("20ms"), or a number of milliseconds.
+func timeOption(_ o: LuaTableArgument, _ key: String) throws -> UInt64? {
+    switch try o.value(key) {
+    case .nil: return nil
+    case .string(let s): return try TCUnits.time(s)
+    case .integer(let i) where i >= 0 && i <= 3_600_000: return UInt64(i) * 1_000_000
+    case .number(let d) where d.isFinite && d >= 0 && d <= 3_600_000: return UInt64(d * 1_000_000)
+    default: throw o.error("option '\(key)' must be a time such as \"20ms\" or a number of ms (got \(o.literal(key)))")
     }
 }

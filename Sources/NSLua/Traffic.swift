@@ -38,6 +38,7 @@ extension NetModule {
         matrix.field("received") { .integer(Int64($0.matrix.received)) }
         matrix.field("neighbour_table_overflowed") { .bool($0.matrix.neighbourTableOverflowed) }
         matrix.field("names") { .table(LuaTable(array: $0.matrix.names.map(LuaValue.string))) }
+        matrix.field("unaddressed") { .table(LuaTable(array: $0.matrix.unaddressed.map(LuaValue.string))) }
         matrix.field("reachable") { m in
             var t = LuaTable()
             for (i, a) in m.matrix.names.enumerated() {
@@ -50,53 +51,58 @@ extension NetModule {
         lua.register(matrix)
 
         let capture = LuaClass<Capture>("Capture")
-        capture.tostring { c in "capture on \(c.device)@\(c.namespace.displayName)" + (c.filter.map { " '\($0)'" } ?? "")
-            + ": \(c.packets.count) packets" }
+        capture.tostring { c in
+            "capture on \(c.device)@\(c.namespace.displayName)" + (c.filter.map { " '\($0)'" } ?? "")
+                + ": \(c.packets.count) packets" + (c.notKept > 0 ? " (limit of \(c.limit) reached: \(c.notKept) more not kept)" : "")
+        }
+        capture.literal { c in "capture" }
         capture.field("device") { .string($0.device) }
         capture.field("ns") { .object($0.namespace) }
         capture.field("count") { .integer(Int64($0.packets.count)) }
-        capture.method("stop") { c, call in
+        capture.field("dropped") { .integer(Int64($0.notKept)) }
+        capture.method("stop") { [unowned self] c, call in
             try call.noMoreThan(1)
-            return [packetTable(c, c.stop())]
+            return [try packetTable(call, c, c.stop())]
         }
-        capture.method("packets") { c, call in
+        capture.method("packets") { [unowned self] c, call in
             try call.noMoreThan(1)
-            return [packetTable(c, c.packets)]
+            return [try packetTable(call, c, c.packets)]
         }
         capture.method("wait") { c, call in
             let timeout = try call.optionalNumber(2) ?? 5
             try call.noMoreThan(2)
             guard timeout.isFinite, timeout >= 0, timeout <= 86400 else {
-                throw LuaError.argument(1, "timeout must be between 0 and 86400 seconds")
+                throw LuaError.argument(2, "timeout must be between 0 and 86400 seconds")
             }
             c.wait(timeout: timeout)
             return [.object(c)]
         }
         capture.method("save") { [unowned self] c, call in
-            let path = try call.string(2)
-            try call.noMoreThan(2)
-            return try guarded(call, "save", receiver: "capture", firstArg: 2) {
-                try c.save(path)
+            try guarded(call, "save", receiver: "capture", firstArg: 2) {
+                let path = try call.string(2)
+                let o = try call.options(3, known: ["overwrite"])
+                try call.noMoreThan(3)
+                try c.save(path, overwrite: try o.bool("overwrite") ?? false)
                 return [.object(c)]
             }
         }
         lua.register(capture)
 
-        method("ping", on: namespaceClass) { [unowned self] ns, call in
+        method("ping", on: namespaceClass) { ns, call in
             let dst = try call.string(2)
-            let o = try options(call, 3, allowed: ["count", "interval", "timeout", "size", "ttl", "from"])
+            let o = try call.options(3, known: ["count", "interval", "timeout", "size", "ttl", "from"])
             try call.noMoreThan(3)
             var p = PingOptions()
-            if let v = try intOption(o, "count", arg: 3) { p.count = v }
-            if let v = try numberOption(o, "interval", arg: 3) { p.interval = v }
-            if let v = try numberOption(o, "timeout", arg: 3) { p.timeout = v }
-            if let v = try intOption(o, "size", arg: 3) { p.size = v }
-            p.ttl = try intOption(o, "ttl", arg: 3)
-            switch o["from"] {
+            if let v = try o.integer("count", in: 1...100_000) { p.count = Int(v) }
+            if let v = try o.number("interval", in: 0.002...3600) { p.interval = v }
+            if let v = try o.number("timeout", in: 0...3600) { p.timeout = v }
+            if let v = try o.integer("size", in: 0...65000) { p.size = Int(v) }
+            p.ttl = try o.integer("ttl", in: 1...255).map(Int.init)
+            switch try o.value("from") {
             case .nil: break
             case .string(let s): p.from = s
             case .object(let l as Link): p.from = l.lastName
-            default: throw LuaError.argument(3, "option 'from' must be an address or a device")
+            default: throw o.error("option 'from' must be an address or a device (got \(o.literal("from")))")
             }
             return [.object(PingResultObject(try ns.ping(dst, options: p)))]
         }
@@ -104,114 +110,81 @@ extension NetModule {
         function("pingall") { [unowned self] call in
             var list: [Namespace]
             if call.isNoneOrNil(1) {
-                list = lab.namespaces.filter { !$0.isDeleted && $0.owned }
+                list = lab.namespaces.filter(\.owned)
             } else {
                 let t = try call.table(1)
                 list = []
-                for (i, v) in t.array.enumerated() {
-                    guard case .object(let ns as Namespace) = v else {
-                        throw LuaError.argument(1, "element \(i + 1) is not a Namespace")
+                for i in 0..<t.count {
+                    guard case .object(let ns as Namespace) = try t.element(i + 1) else {
+                        throw t.error("element \(i + 1) is not a Namespace")
                     }
                     list.append(ns)
                 }
             }
-            let o = try options(call, 2, allowed: ["count", "timeout", "quiet"])
+            let o = try call.options(2, known: ["count", "timeout", "quiet"])
             try call.noMoreThan(2)
-            let count = try intOption(o, "count", arg: 2) ?? 5
-            let timeout = try numberOption(o, "timeout", arg: 2) ?? 1
-            guard (1...1000).contains(count) else { throw LuaError.argument(2, "option 'count' must be 1..1000") }
-            guard timeout >= 0 && timeout <= 3600 else { throw LuaError.argument(2, "option 'timeout' must be 0..3600 s") }
+            let count = Int(try o.integer("count", in: 1...1000) ?? 5)
+            let timeout = try o.number("timeout", in: 0...3600) ?? 1
             let m = try lab.pingAll(list, count: count, timeout: timeout)
-            if o["quiet"] != .bool(true) { print(m.summary) }
+            if try o.bool("quiet") != true { print(m.summary) }
             return [.object(PingMatrixObject(m))]
         }
 
         method("exec", on: namespaceClass) { ns, call in
             var argv: [String] = []
-            var stdin: [UInt8] = []
-            var timeout: Double?
+            var options = ExecOptions()
             if call.isTable(2) {
                 try call.noMoreThan(2)
-                let t = try call.table(2)
-                for (i, v) in t.array.enumerated() {
-                    switch v {
+                let t = try call.options(2, known: ["stdin", "timeout", "max_output"], allowList: true)
+                for i in 0..<t.count {
+                    switch try t.element(i + 1) {
                     case .string(let s): argv.append(s)
                     case .integer(let n): argv.append(String(n))
                     case .number(let d): argv.append(String(d))
-                    default: throw LuaError.argument(1, "element \(i + 1) of the command must be a string")
+                    default: throw t.error("element \(i + 1) of the command must be a string")
                     }
                 }
-                for key in t.hash.keys {
-                    guard case .string(let k) = key, ["stdin", "timeout"].contains(k) else {
-                        throw LuaError.argument(1, "unknown option \(Render.literal(key)) (known: stdin, timeout)")
-                    }
-                }
-                switch t["stdin"] {
+                switch try t.value("stdin") {
                 case .nil: break
-                case .string(let s): stdin = Array(s.utf8)
-                case .bytes(let b): stdin = b
-                default: throw LuaError.argument(1, "option 'stdin' must be a string")
+                case .string(let s): options.stdin = Array(s.utf8)
+                case .bytes(let b): options.stdin = b
+                default: throw t.error("option 'stdin' must be a string (got \(t.literal("stdin")))")
                 }
-                switch t["timeout"] {
-                case .nil: break
-                case .integer(let n): timeout = Double(n)
-                case .number(let d): timeout = d
-                default: throw LuaError.argument(1, "option 'timeout' must be a number of seconds")
-                }
+                options.timeout = try t.number("timeout", in: 0...86400, "a number of seconds")
+                if let m = try t.integer("max_output", in: 1...(1 << 40), "a number of bytes") { options.maxOutput = Int(m) }
             } else {
                 argv.append(try call.string(2))
                 if call.count > 2 { for i in 3...call.count { argv.append(try call.string(i)) } }
             }
-            guard !argv.isEmpty else { throw LuaError.argument(1, "no program given") }
-            let r = try ns.exec(argv, stdin: stdin, timeout: timeout)
+            guard !argv.isEmpty else { throw LuaError.argument(2, "no program given") }
+            let r = try ns.exec(argv, options: options)
             return [.integer(Int64(r.code)), bytesValue(r.stdout), bytesValue(r.stderr)]
         }
 
-        method("capture", on: namespaceClass) { [unowned self] ns, call in
+        method("capture", on: namespaceClass) { ns, call in
             let dev = try call.string(2)
-            let o = try options(call, 3, allowed: ["filter", "count"])
+            let o = try call.options(3, known: ["filter", "count", "limit"])
             try call.noMoreThan(3)
-            var filter: String?
-            switch o["filter"] {
-            case .nil: break
-            case .string(let s): filter = s
-            default: throw LuaError.argument(3, "option 'filter' must be a pcap filter string")
-            }
-            let count = try intOption(o, "count", arg: 3)
-            return [.object(try ns.capture(dev, filter: filter, count: count))]
+            let filter = try o.string("filter", "a pcap filter string")
+            let count = try o.integer("count", in: 1...Int64(Int32.max)).map(Int.init)
+            let limit = try o.integer("limit", in: 1...Int64(Int32.max)).map(Int.init) ?? 100_000
+            return [.object(try ns.capture(dev, filter: filter, count: count, limit: limit))]
         }
     }
 
-    func intOption(_ t: LuaTable, _ key: String, arg: Int32) throws -> Int? {
-        switch t[key] {
-        case .nil: return nil
-        case .integer(let i) where i >= Int64(Int32.min) && i <= Int64(Int32.max): return Int(i)
-        case .number(let d) where d == d.rounded() && abs(d) < 2e9: return Int(d)
-        default: throw LuaError.argument(arg, "option '\(key)' must be an integer (got \(Render.literal(t[key])))")
+    /// Captured packets as rows {time =, len =, summary =} that print as
+    /// `tcpdump -n -tttt` lines.
+    private func packetTable(_ call: LuaCall, _ c: Capture, _ packets: [CapturedPacket]) throws -> LuaValue {
+        let summaries = packets.map { PacketSummary.describe($0.data, linkType: c.linkType) }
+        let rows: [LuaValue] = zip(packets, summaries).map { p, s in
+            .table(LuaTable(["time": .number(p.time), "len": .integer(Int64(p.length)), "summary": .string(s)]))
         }
-    }
-
-    func numberOption(_ t: LuaTable, _ key: String, arg: Int32) throws -> Double? {
-        switch t[key] {
-        case .nil: return nil
-        case .integer(let i): return Double(i)
-        case .number(let d) where d.isFinite: return d
-        default: throw LuaError.argument(arg, "option '\(key)' must be a number (got \(Render.literal(t[key])))")
-        }
+        let lines = zip(packets, summaries).map { p, s in "\(PacketSummary.timestamp(p.time)) \(s)" }
+        return try records(call, rows, lines: lines)
     }
 }
 
 private func bytesValue(_ b: [UInt8]) -> LuaValue {
     if let s = String(validating: b, as: UTF8.self) { return .string(s) }
     return .bytes(b)
-}
-
-private func packetTable(_ c: Capture, _ packets: [CapturedPacket]) -> LuaValue {
-    .table(LuaTable(array: packets.map { p in
-        .table(LuaTable([
-            "time": .number(p.time),
-            "len": .integer(Int64(p.length)),
-            "summary": .string(PacketSummary.describe(p.data, linkType: c.linkType)),
-        ]))
-    }))
 }

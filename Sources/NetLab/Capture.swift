@@ -24,11 +24,17 @@ public final class Capture: @unchecked Sendable {
     public let linkType: Int32
     private let handle: OpaquePointer
     private var closed = false
-    private let limit: Int?
+    /// Stop after this many packets (`count`).
+    private let count: Int?
+    /// Keep at most this many packets and bytes; past that, count what is not kept.
+    public let limit: Int
+    static let byteLimit = 64 << 20
     private let state = Mutex(State())
     private var thread: pthread_t?
     private struct State {
         var packets: [CapturedPacket] = []
+        var bytes = 0
+        var notKept = 0
         var stopRequested = false
         var finished = false
         var error: String?
@@ -36,9 +42,10 @@ public final class Capture: @unchecked Sendable {
 
     static let snapLength: Int32 = 262_144
 
-    init(namespace: Namespace, device: String, filter: String?, count: Int?) throws(LabError) {
+    init(namespace: Namespace, device: String, filter: String?, count: Int?, limit: Int = 100_000) throws(LabError) {
         if device != "any" { try Validate.interfaceName(device) }
         if let count, count < 1 { throw .invalid("invalid count", "\(count) must be at least 1") }
+        guard limit >= 1 else { throw .invalid("invalid limit", "\(limit) must be at least 1") }
         if let filter, filter.utf8.contains(0) { throw .invalid("invalid capture filter", "it contains a NUL byte") }
         let fd = try namespace.fd()
         if device != "any", try namespace.linkMessage(named: device) == nil {
@@ -48,7 +55,7 @@ public final class Capture: @unchecked Sendable {
             try onNamespaceThread(fd) { () throws -> OpaquePointer in
                 var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
                 guard let h = pcap_create(device, &errbuf) else {
-                    throw LabError(.kernel(0), "cannot capture", String(cString: errbuf))
+                    throw LabError(.kernel(0), "cannot capture", NetLab.cString(errbuf))
                 }
                 pcap_set_snaplen(h, Capture.snapLength)
                 pcap_set_promisc(h, 1)
@@ -82,7 +89,8 @@ public final class Capture: @unchecked Sendable {
         self.device = device
         self.namespace = namespace
         self.filter = filter
-        self.limit = count
+        self.count = count
+        self.limit = limit
         self.linkType = pcap_datalink(handle)
         try start()
     }
@@ -102,7 +110,7 @@ public final class Capture: @unchecked Sendable {
         var draining = false
         while true {
             let (stop, enough) = state.withLock { s in
-                (s.stopRequested, limit.map { s.packets.count >= $0 } ?? false)
+                (s.stopRequested, count.map { s.packets.count >= $0 } ?? false)
             }
             if enough { break }
             if stop && !draining {
@@ -121,7 +129,13 @@ public final class Capture: @unchecked Sendable {
                                             length: Int(h.len),
                                             data: Array(UnsafeBufferPointer(start: data, count: Int(h.caplen))))
                 state.withLock { s in
-                    if limit.map({ s.packets.count < $0 }) ?? true { s.packets.append(packet) }
+                    if count.map({ s.packets.count >= $0 }) ?? false { return }
+                    if s.packets.count >= limit || s.bytes + packet.data.count > Capture.byteLimit {
+                        s.notKept += 1
+                    } else {
+                        s.packets.append(packet)
+                        s.bytes += packet.data.count
+                    }
                 }
             }
             if rc == PCAP_ERROR_BREAK || rc == 1 {
@@ -142,6 +156,12 @@ public final class Capture: @unchecked Sendable {
 
     /// Packets so far.
     public var packets: [CapturedPacket] { state.withLock { $0.packets } }
+
+    /// Packets seen but not kept because the limit was reached.
+    public var notKept: Int { state.withLock { $0.notKept } }
+
+    /// Why the capture ended early, if it did (libpcap's reason).
+    public var failure: String? { state.withLock { $0.error } }
 
     /// Waits until `count` packets have arrived or `timeout` seconds pass.
     public func wait(timeout: Double) {
@@ -170,12 +190,31 @@ public final class Capture: @unchecked Sendable {
         return packets
     }
 
-    /// Writes what was captured as a pcap file (tcpdump -r, Wireshark).
-    public func save(_ path: String) throws(LabError) {
-        guard let dead = pcap_open_dead(linkType, Capture.snapLength) else { throw .errno(ENOMEM, "pcap_open_dead") }
+    /// Writes what was captured as a pcap file (tcpdump -r, Wireshark): "-"
+    /// is standard output. An existing file is replaced only when
+    /// `overwrite` is set, and a symlink is never followed. Write errors
+    /// (a full disk) are reported.
+    public func save(_ path: String, overwrite: Bool = false) throws(LabError) {
+        guard !path.isEmpty, !path.utf8.contains(0) else { throw .invalid("invalid path", "'\(Validate.shown(path))'") }
+        let fd: Int32
+        if path == "-" {
+            fflush(nil)
+            fd = dup(STDOUT_FILENO)   // closing the dump must not close stdout
+        } else {
+            fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL), 0o644)
+        }
+        guard fd >= 0 else {
+            if errno == EEXIST { throw LabError(.kernel(EEXIST), "File exists", "\(Validate.shown(path)) exists; save(path, {overwrite = true}) replaces it") }
+            if errno == ELOOP { throw LabError(.kernel(ELOOP), "Too many levels of symbolic links", "\(Validate.shown(path)) is a symlink; nslua does not write through one") }
+            throw .errno(errno, "writing \(Validate.shown(path))")
+        }
+        guard let file = fdopen(fd, "w") else { let e = errno; close(fd); throw .errno(e, "writing \(Validate.shown(path))") }
+        guard let dead = pcap_open_dead(linkType, Capture.snapLength) else { fclose(file); throw .errno(ENOMEM, "pcap_open_dead") }
         defer { pcap_close(dead) }
-        guard let dumper = pcap_dump_open(dead, path) else {
-            throw .errno(errno, "\(String(cString: pcap_geterr(dead))) (writing \(path))")
+        guard let dumper = pcap_dump_fopen(dead, file) else {
+            let msg = String(cString: pcap_geterr(dead))
+            fclose(file)
+            throw .errno(errno, "\(msg) (writing \(Validate.shown(path)))")
         }
         for p in packets {
             var h = pcap_pkthdr()
@@ -185,13 +224,20 @@ public final class Capture: @unchecked Sendable {
             h.caplen = bpf_u_int32(p.data.count)
             h.len = bpf_u_int32(p.length)
             p.data.withUnsafeBufferPointer { buf in
-                withUnsafePointer(to: &h) { hp in
-                    dumperWrite(dumper, hp, buf.baseAddress!)
-                }
+                withUnsafePointer(to: &h) { hp in dumperWrite(dumper, hp, buf.baseAddress!) }
             }
         }
-        pcap_dump_close(dumper)
+        let flushed = pcap_dump_flush(dumper) == 0 && ferror(file) == 0
+        let e = errno
+        let synced = path == "-" || fsync(fileno(file)) == 0 || errno == EINVAL
+        pcap_dump_close(dumper)   // closes the file
+        guard flushed && synced else { throw .errno(flushed ? errno : e, "writing \(Validate.shown(path))") }
     }
+}
+
+/// A C string buffer as a Swift string.
+func cString(_ buf: [CChar]) -> String {
+    String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 private func dumperWrite(_ dumper: OpaquePointer, _ h: UnsafePointer<pcap_pkthdr>, _ data: UnsafePointer<UInt8>) {
@@ -200,9 +246,11 @@ private func dumperWrite(_ dumper: OpaquePointer, _ h: UnsafePointer<pcap_pkthdr
 
 extension Namespace {
     /// Equivalent to `ip netns exec NS tcpdump -i DEV FILTER` in the background.
-    public func capture(_ device: String, filter: String? = nil, count: Int? = nil) throws(LabError) -> Capture {
-        lab?.trace("exec \(displayName) tcpdump -i \(device)" + (filter.map { " '\($0)'" } ?? ""), namespace: nil)
-        let capture = try Capture(namespace: self, device: device, filter: filter, count: count)
+    public func capture(_ device: String, filter: String? = nil, count: Int? = nil, limit: Int = 100_000) throws(LabError) -> Capture {
+        try lab?.checkOpen()
+        lab?.trace(exec: "tcpdump -n -i \(shellQuoted(device))" + (count.map { " -c \($0)" } ?? "")
+                   + (filter.map { " \(shellQuoted($0))" } ?? "") + " &", in: self)
+        let capture = try Capture(namespace: self, device: device, filter: filter, count: count, limit: limit)
         lab?.captures.append(capture)
         return capture
     }

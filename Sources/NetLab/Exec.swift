@@ -9,19 +9,36 @@ public struct ExecResult: Sendable {
     public var stderr: [UInt8]
 }
 
+/// How `ns:exec` runs a program.
+public struct ExecOptions: Sendable {
+    /// Fed to its standard input (then closed).
+    public var stdin: [UInt8] = []
+    /// Seconds before its process group is killed (nil: no limit).
+    public var timeout: Double?
+    /// Most bytes of output (stdout and stderr together) kept; past that the
+    /// program is killed and exec fails.
+    public var maxOutput = 16 << 20
+    public init() {}
+}
+
 extension Namespace {
     /// Runs `argv` inside this namespace the way `ip netns exec NAME argv...`
     /// does (setns, private mount namespace, fresh /sys, /etc/netns/NAME over
-    /// /etc), never through a shell. Waits for it to end, feeding `stdin` and
-    /// collecting its output; kills it after `timeout` seconds.
-    public func exec(_ argv: [String], stdin input: [UInt8] = [], timeout: Double? = nil) throws(LabError) -> ExecResult {
+    /// /etc), never through a shell. Feeds `stdin` while collecting its
+    /// output (no deadlock however much of either), and returns when the
+    /// program has exited. What it left running in the background (`cmd &`)
+    /// keeps its process group, which teardown ends; on timeout or Ctrl-C the
+    /// whole group is killed at once.
+    public func exec(_ argv: [String], options: ExecOptions = ExecOptions()) throws(LabError) -> ExecResult {
         guard let program = argv.first, !program.isEmpty else { throw .invalid("no program given") }
         for a in argv where a.utf8.contains(0) { throw .invalid("invalid argument", "arguments cannot contain NUL bytes") }
-        if let timeout, !(timeout.isFinite && timeout > 0 && timeout <= 86400) {
+        if let timeout = options.timeout, !(timeout.isFinite && timeout > 0 && timeout <= 86400) {
             throw .invalid("invalid timeout", "\(timeout) s is outside 0..86400")
         }
+        guard options.maxOutput > 0 else { throw .invalid("invalid output limit", "\(options.maxOutput) bytes") }
+        try lab?.checkOpen()
         let nsfd = try fd()
-        lab?.trace("netns exec \(displayName) " + argv.joined(separator: " "), namespace: nil)
+        lab?.trace(exec: argv.map(shellQuoted).joined(separator: " "), in: self)
 
         var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], report: [Int32] = [-1, -1]
         defer { for fd in inPipe + outPipe + errPipe + report where fd >= 0 { close(fd) } }
@@ -48,54 +65,127 @@ extension Namespace {
             let text = String(decoding: msg[0..<n], as: UTF8.self)
             let code = Int32(text.split(separator: ":").last ?? "") ?? 0
             switch text.first {
-            case "e":
-                if code == ENOENT { throw .notFound("No such file or directory", "there is no program \(program) (PATH: \(getenv("PATH").map { String(cString: $0) } ?? ""))") }
-                throw .errno(code, "cannot run \(program)")
+            case "e" where code == ENOENT:
+                throw .notFound("No such file or directory", "there is no program \(Validate.shown(program)) (PATH: \(getenv("PATH").map { String(cString: $0) } ?? ""))")
+            case "e" where code == EACCES:
+                throw LabError(.kernel(EACCES), "Permission denied", "\(Validate.shown(program)) is not an executable program")
+            case "e": throw .errno(code, "cannot run \(Validate.shown(program))")
             case "n": throw .errno(code, "entering namespace \(displayName)")
-            default: throw .errno(code, "preparing to run \(program) in \(displayName)")
+            default: throw .errno(code, "preparing to run \(Validate.shown(program)) in \(displayName)")
             }
         }
+        lab?.processGroups.insert(pid)
+        var run = ChildIO(pid: pid, stdin: inPipe[1], stdout: outPipe[0], stderr: errPipe[0], options: options)
+        inPipe[1] = -1   // ChildIO closes it once fed
+        let outcome = run.wait()
+        if kill(-pid, 0) != 0 { lab?.processGroups.remove(pid) }   // nothing of it runs any more
+        switch outcome {
+        case .interrupted: throw .invalid("interrupted", "\(Validate.shown(program)) was killed")
+        case .timedOut:
+            throw LabError(.timeout, "timed out", "\(Validate.shown(program)) ran longer than \(options.timeout!) s and was killed")
+        case .tooMuchOutput:
+            throw .invalid("output too large", "\(Validate.shown(program)) wrote more than \(options.maxOutput) bytes and was killed (give max_output = to keep more)")
+        case .exited(let status):
+            let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            return ExecResult(code: code, stdout: run.out, stderr: run.err)
+        }
+    }
+}
 
-        // Feed stdin and drain stdout/stderr together (no deadlock on full pipes).
-        var out: [UInt8] = [], err: [UInt8] = []
-        var pending = input[...]
-        if pending.isEmpty { close(inPipe[1]); inPipe[1] = -1 }
+/// The parent's side of a running child: feeds stdin, drains stdout and
+/// stderr, notices its exit (pidfd), enforces the timeout and output limit.
+private struct ChildIO {
+    enum Outcome { case exited(Int32), timedOut, interrupted, tooMuchOutput }
+
+    let pid: pid_t
+    var stdin: Int32
+    var open: [Int32]
+    let stdoutFD: Int32
+    let options: ExecOptions
+    var pending: ArraySlice<UInt8>
+    var out: [UInt8] = [], err: [UInt8] = []
+    let pidfd: Int32
+
+    init(pid: pid_t, stdin: Int32, stdout: Int32, stderr: Int32, options: ExecOptions) {
+        self.pid = pid
+        self.stdin = stdin
+        self.open = [stdout, stderr]
+        self.stdoutFD = stdout
+        self.options = options
+        self.pending = options.stdin[...]
+        self.pidfd = nsys_pidfd_open(pid)
+        for fd in [stdin, stdout, stderr] { nsys_set_nonblocking(fd) }
+        if pending.isEmpty { closeStdin() }
+    }
+
+    mutating func closeStdin() {
+        if stdin >= 0 { close(stdin) }
+        stdin = -1
+    }
+
+    /// How long, once the program has exited, to keep reading what it (or a
+    /// background process holding its pipes) still writes.
+    static let drainAfterExit = 0.1
+
+    mutating func wait() -> Outcome {
+        defer {
+            closeStdin()
+            if pidfd >= 0 { close(pidfd) }
+        }
         let start = monotonicSeconds()
-        var killed = false
-        var open = [outPipe[0], errPipe[0]]
+        var status: Int32?
+        var exitedAt = 0.0
+        var lastData = 0.0
+        var killed: Outcome?
         var chunk = [UInt8](repeating: 0, count: 65536)
-        signal(SIGPIPE, SIG_IGN)
-        while !open.isEmpty {
-            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            if inPipe[1] >= 0 { fds.append(pollfd(fd: inPipe[1], events: Int16(POLLOUT), revents: 0)) }
-            let r = poll(&fds, nfds_t(fds.count), 50)
-            if !killed, (timeout.map { monotonicSeconds() - start > $0 } ?? false) || Interruption.requested() {
-                kill(pid, SIGKILL)
-                killed = true
+        while true {
+            if status == nil { status = reap(block: false) }
+            let now = monotonicSeconds()
+            if let s = status {
+                if exitedAt == 0 { exitedAt = now; lastData = now }
+                // Done when its pipes are closed, or quiet for a moment after it exited.
+                if open.isEmpty || now - lastData >= ChildIO.drainAfterExit { return killed ?? .exited(s) }
+            } else if killed == nil {
+                if let timeout = options.timeout, now - start > timeout { killed = .timedOut }
+                else if Interruption.requested() { killed = .interrupted }
+                if killed != nil { kill(-pid, SIGKILL) }
             }
-            if r <= 0 { continue }
+            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            if stdin >= 0 { fds.append(pollfd(fd: stdin, events: Int16(POLLOUT), revents: 0)) }
+            if pidfd >= 0 && status == nil { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
+            let timeoutMS: Int32 = status != nil ? 20 : (pidfd >= 0 ? 50 : 10)
+            if poll(&fds, nfds_t(fds.count), timeoutMS) <= 0 { continue }
             for p in fds where p.revents != 0 {
-                if p.fd == inPipe[1] {
+                if p.fd == pidfd { continue }   // reaped at the top of the loop
+                if p.fd == stdin {
                     let w = pending.withUnsafeBytes { write(p.fd, $0.baseAddress, $0.count) }
                     if w > 0 { pending = pending.dropFirst(w) }
-                    if w < 0 || pending.isEmpty { close(inPipe[1]); inPipe[1] = -1 }
+                    if (w < 0 && errno != EAGAIN && errno != EINTR) || pending.isEmpty { closeStdin() }
                     continue
                 }
                 let got = read(p.fd, &chunk, chunk.count)
                 if got > 0 {
-                    if p.fd == outPipe[0] { out += chunk[0..<got] } else { err += chunk[0..<got] }
-                } else if got == 0 || errno != EINTR {
+                    lastData = monotonicSeconds()
+                    if p.fd == stdoutFD { out += chunk[0..<got] } else { err += chunk[0..<got] }
+                    if out.count + err.count > options.maxOutput && killed == nil {
+                        killed = .tooMuchOutput
+                        kill(-pid, SIGKILL)
+                    }
+                } else if got == 0 || (errno != EINTR && errno != EAGAIN) {
                     open.removeAll { $0 == p.fd }
                 }
             }
         }
+    }
+
+    /// The child's wait status once it has exited (reaped), else nil.
+    func reap(block: Bool) -> Int32? {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        if killed {
-            if Interruption.requested() { throw .invalid("interrupted", "\(program) was killed") }
-            throw LabError(.kernel(ETIMEDOUT), "timed out", "\(program) ran longer than \(timeout!) s and was killed")
+        while true {
+            let r = waitpid(pid, &status, block ? 0 : WNOHANG)
+            if r == pid { return status }
+            if r < 0 && errno == EINTR { continue }
+            return nil
         }
-        let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return ExecResult(code: code, stdout: out, stderr: err)
     }
 }

@@ -43,7 +43,7 @@ public enum TCUnits {
             ("kibps", 8 * 1024), ("mibps", 8 * 1048576), ("gibps", 8 * 1073741824.0), ("tibps", 8 * 1099511627776.0),
         ]
         guard let (number, unit) = split(text), let scale = units.first(where: { $0.0 == unit })?.1 else {
-            throw .invalid("invalid rate", "'\(Validate.printable(text))' (expected e.g. 10mbit, 500kbit, 1gbit, 100kbps)")
+            throw .invalid("invalid rate", "'\(Validate.shown(text))' (expected e.g. 10mbit, 500kbit, 1gbit, 100kbps)")
         }
         let bits = number * scale
         guard bits >= 8, bits < 8e15 else { throw .invalid("invalid rate", "'\(text)' is outside 8bit..1000tbit") }
@@ -55,7 +55,7 @@ public enum TCUnits {
         let units: [(String, Double)] = [("s", 1e9), ("sec", 1e9), ("secs", 1e9), ("ms", 1e6), ("msec", 1e6),
                                          ("msecs", 1e6), ("us", 1e3), ("usec", 1e3), ("usecs", 1e3), ("ns", 1)]
         guard let (number, unit) = split(text), let scale = units.first(where: { $0.0 == unit })?.1 else {
-            throw .invalid("invalid time", "'\(Validate.printable(text))' (expected e.g. 20ms, 1s, 100us)")
+            throw .invalid("invalid time", "'\(Validate.shown(text))' (expected e.g. 20ms, 1s, 100us)")
         }
         let ns = number * scale
         guard ns < 3.6e12 else { throw .invalid("invalid time", "'\(text)' is more than an hour") }
@@ -68,7 +68,7 @@ public enum TCUnits {
                                          ("g", 1073741824), ("gb", 1073741824), ("kbit", 128), ("mbit", 131072),
                                          ("gbit", 134217728)]
         guard let (number, unit) = split(text), let scale = units.first(where: { $0.0 == unit })?.1 else {
-            throw .invalid("invalid size", "'\(Validate.printable(text))' (expected e.g. 32kbit, 4kb, 1500b)")
+            throw .invalid("invalid size", "'\(Validate.shown(text))' (expected e.g. 32kbit, 4kb, 1500b)")
         }
         let bytes = number * scale
         guard bytes >= 64, bytes <= Double(UInt32.max) else { throw .invalid("invalid size", "'\(text)' is outside 64b..4gb") }
@@ -78,9 +78,25 @@ public enum TCUnits {
     /// "1%", "0.5%" to percent.
     public static func percent(_ text: String) throws(LabError) -> Double {
         guard text.hasSuffix("%"), let v = Double(text.dropLast()), v.isFinite, v >= 0, v <= 100 else {
-            throw .invalid("invalid percentage", "'\(Validate.printable(text))' (expected e.g. 1% or 0.5%)")
+            throw .invalid("invalid percentage", "'\(Validate.shown(text))' (expected e.g. 1% or 0.5%)")
         }
         return v
+    }
+
+    /// "20ms", "1.5ms", "2s": a time as tc prints it.
+    public static func describe(nanoseconds ns: UInt64) -> String {
+        if ns % 1_000_000_000 == 0 && ns > 0 { return "\(ns / 1_000_000_000)s" }
+        if ns % 1_000_000 == 0 { return "\(ns / 1_000_000)ms" }
+        if ns % 1000 == 0 { return "\(ns / 1000)us" }
+        return "\(ns)ns"
+    }
+
+    /// "10mbit", "1gbit", "1500bit": a rate as tc reads it.
+    public static func describe(bitsPerSecond b: UInt64) -> String {
+        for (unit, scale) in [("gbit", UInt64(1_000_000_000)), ("mbit", 1_000_000), ("kbit", 1000)] where b >= scale && b % scale == 0 {
+            return "\(b / scale)\(unit)"
+        }
+        return "\(b)bit"
     }
 
     /// A non-negative finite number and its (lower-cased) unit.
@@ -118,7 +134,7 @@ extension Link {
 
     /// Rebuilds the root qdisc from scratch; on failure puts back what was there.
     private func applyQdiscs(netem: Netem?, rate: RateLimit?) throws(LabError) {
-        _ = try info()
+        _ = try message()
         do {
             try installQdiscs(netem: netem, rate: rate)
         } catch {
@@ -128,16 +144,17 @@ extension Link {
     }
 
     private func installQdiscs(netem: Netem?, rate: RateLimit?) throws(LabError) {
-        lab?.trace("qdisc del dev \(lastName) root", namespace: namespace, tool: "tc")
         do {
             try namespace.request(Requests.deleteRootQdisc(index: index))
+            lab?.trace(tc: "qdisc del dev \(lastName) root", in: namespace)
         } catch where error.kind == .kernel(ENOENT) || error.kind == .kernel(EINVAL) || error.kind == .notFound {
             // Nothing of ours was there: the default qdisc stays until we add one.
         }
         var rateParent = TC.ROOT
         if let n = netem {
-            lab?.trace("qdisc add dev \(lastName) root handle 1: netem delay \(n.delayNS / 1000)us jitter \(n.jitterNS / 1000)us loss \(n.lossPercent)%",
-                       namespace: namespace, tool: "tc")
+            lab?.trace(tc: "qdisc add dev \(lastName) root handle 1: netem limit \(n.limit) delay \(TCUnits.describe(nanoseconds: n.delayNS))"
+                       + (n.jitterNS > 0 ? " \(TCUnits.describe(nanoseconds: n.jitterNS))" : "")
+                       + (n.lossPercent > 0 ? " loss \(formatPercent(n.lossPercent))%" : ""), in: namespace)
             do {
                 try namespace.request(Requests.netem(index: index, handle: TC.handle(1, 0), parent: TC.ROOT,
                                                      delayNS: n.delayNS, jitterNS: n.jitterNS,
@@ -151,8 +168,8 @@ extension Link {
         }
         if let r = rate {
             let handle = netem == nil ? TC.handle(1, 0) : TC.handle(10, 0)
-            lab?.trace("qdisc add dev \(lastName) \(netem == nil ? "root handle 1:" : "parent 1:1 handle 10:") tbf rate \(r.bytesPerSecond * 8)bit burst \(r.burst)b limit \(r.limit)b",
-                       namespace: namespace, tool: "tc")
+            lab?.trace(tc: "qdisc add dev \(lastName) \(netem == nil ? "root handle 1:" : "parent 1:1 handle 10:") tbf rate \(r.bytesPerSecond * 8)bit burst \(r.burst)b limit \(r.limit)b",
+                       in: namespace)
             do {
                 try namespace.request(Requests.tbf(index: index, handle: handle, parent: rateParent,
                                                    rateBytes: r.bytesPerSecond, burst: r.burst, limit: r.limit))

@@ -6,31 +6,26 @@ import Netlink
 ///
 /// The lab owns exactly what it created; teardown removes that (namespaces
 /// first, so the kernel frees their links in one batch, then links left in
-/// other namespaces) and never anything that existed before.
+/// other namespaces) and never anything that existed before. What it moved
+/// but did not make goes back where it came from.
 public final class Lab: @unchecked Sendable {
     /// Where named namespaces live (`ip netns` uses the same).
     public let netnsDirectory: String
     /// The namespace nslua started in.
     public private(set) var host: Namespace!
-    /// Namespaces created or opened, in order.
-    public private(set) var namespaces: [Namespace] = []
-    /// Live link objects, one per (namespace, ifindex).
-    private var links: [LinkKey: Link] = [:]
-    /// Created links, in creation order.
-    public private(set) var ownedLinks: [Link] = []
+    /// The registry of what this run made, opened and moved, and its journal.
+    let ledger = Ledger()
     /// Captures started in this run (stopped at teardown, before namespaces go).
     var captures: [Capture] = []
+    /// Process groups of programs started with exec that may still run.
+    var processGroups: Set<pid_t> = []
     /// Leave everything in place at teardown.
     public var keep = false
-    /// Called with the iproute2 command equivalent to each change (--trace).
+    /// After the final teardown nothing more may be made (a Lua finalizer
+    /// running at exit must not leave objects behind).
+    public private(set) var isClosed = false
+    /// Called with the shell command equivalent to each change (--trace).
     public var tracer: ((String) -> Void)?
-    /// Told about each object as it is made or removed (the journal).
-    public var recorder: OwnershipRecorder?
-
-    struct LinkKey: Hashable {
-        let namespace: ObjectIdentifier
-        let index: Int32
-    }
 
     public init(netnsDirectory: String = "/run/netns") throws(LabError) {
         self.netnsDirectory = netnsDirectory
@@ -39,71 +34,117 @@ public final class Lab: @unchecked Sendable {
         do {
             // The calling thread is in the host namespace already: no setns needed.
             let socket = try NetlinkSocket()
-            host = try Namespace(name: nil, fd: fd, socket: socket, owned: false, lab: self)
+            host = try Namespace(name: nil, fd: fd, socket: socket, owned: false, journalID: 0, lab: self)
         } catch {
             close(fd)
             throw LabError.wrap(error, "opening the host namespace")
         }
+        ledger.host = host
     }
 
-    /// Every namespace the lab knows, host first.
-    public var allNamespaces: [Namespace] { [host] + namespaces.filter { !$0.isDeleted } }
+    /// A lab whose host namespace is a new, empty one of its own (nothing it
+    /// does can reach the namespace the caller is in): for tests. Needs
+    /// CAP_SYS_ADMIN.
+    public static func isolated(netnsDirectory: String) throws(LabError) -> Lab {
+        try labbing("making a private namespace") { try onNamespaceThread(nil) { try Lab(netnsDirectory: netnsDirectory) } }
+    }
 
-    /// Prints the command (`ip ...`, or `tc ...` with `tool`) a primitive stands for.
-    func trace(_ command: String, namespace: Namespace?, tool: String = "ip") {
+    /// Starts writing the crash journal in `directory` (made when the first
+    /// object is). `onError` is told if it cannot be written.
+    public func journal(in directory: String, onError: @escaping (LabError) -> Void) {
+        ledger.journalDirectory = directory
+        ledger.onJournalError = onError
+    }
+
+    /// Namespaces created or opened and not deleted, in order.
+    public var namespaces: [Namespace] { ledger.liveNamespaces }
+
+    /// Every namespace the lab knows, host first.
+    public var allNamespaces: [Namespace] { [host] + ledger.liveNamespaces }
+
+    /// Links this run made and that still exist, in creation order.
+    public var ownedLinks: [Link] { ledger.owned }
+
+    func checkOpen() throws(LabError) {
+        if isClosed { throw .invalid("the lab has been torn down", "nslua is exiting; nothing more can be made") }
+    }
+
+    // MARK: Tracing (--trace): shell commands that do the same, runnable as written
+
+    /// `ip [-n NS] COMMAND`.
+    func trace(ip command: String, in ns: Namespace?) {
         guard let tracer else { return }
-        if let name = namespace?.name { tracer("\(tool) -n \(name) \(command)") } else { tracer("\(tool) \(command)") }
+        tracer("ip " + (ns?.name.map { "-n \(shellQuoted($0)) " } ?? "") + command)
+    }
+
+    /// `tc [-n NS] COMMAND`.
+    func trace(tc command: String, in ns: Namespace?) {
+        guard let tracer else { return }
+        tracer("tc " + (ns?.name.map { "-n \(shellQuoted($0)) " } ?? "") + command)
+    }
+
+    /// A program run inside `ns` (`ip netns exec NS ...`; as it is in the host).
+    func trace(exec command: String, in ns: Namespace) {
+        guard let tracer else { return }
+        tracer((ns.name.map { "ip netns exec \(shellQuoted($0)) " } ?? "") + command)
     }
 
     // MARK: Namespaces
 
     /// Names of the named namespaces (`ip netns list`), sorted.
-    public func namespaceNames() -> [String] {
-        guard let dir = opendir(netnsDirectory) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let e = readdir(dir) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
+    public func namespaceNames() -> [String] { directoryEntries(netnsDirectory) }
 
     /// Equivalent to `ip netns add NAME`, done the iproute2 way so that
     /// `ip netns` sees and uses it. The new namespace's `lo` is brought up.
+    ///
+    /// The journal hears of it before the file exists, and gets its identity
+    /// (cookie) before it is mounted: a kill at any point leaves either
+    /// nothing, an empty file `--clean` may remove, or a namespace `--clean`
+    /// can prove is this run's.
     public func createNamespace(_ name: String) throws(LabError) -> Namespace {
+        try checkOpen()
         try Validate.namespaceName(name)
-        trace("netns add \(name)", namespace: nil)
+        trace(ip: "netns add \(shellQuoted(name))", in: nil)
         let path = "\(netnsDirectory)/\(name)"
+        let journalID = ledger.newNamespaceID()
+        ledger.willCreate(namespace: name, id: journalID)
         let lock = try lockNetnsDirectory()
         defer { flock(lock, LOCK_UN); close(lock) }
 
         let created = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
         if created < 0 {
-            if errno == EEXIST { throw .errno(EEXIST, "a namespace named \(name) already exists") }
-            throw .errno(errno, "creating \(path)")
+            let e = errno
+            ledger.abandoned(namespaceID: journalID)
+            if e == EEXIST {
+                throw .errno(EEXIST, "a namespace named \(name) already exists" + (namespaces.contains { $0.name == name } ? "" : "; net.open(\"\(name)\") uses one made outside this run"))
+            }
+            throw .errno(e, "creating \(path)")
         }
         close(created)
+        var made: Namespace?
         do {
-            // unshare on a thread of its own, pin it with a bind mount, and
-            // open the namespace's netlink socket while we are there.
-            let socket = try onNamespaceThread(nil) { () throws -> NetlinkSocket in
-                try sys("mount --bind /proc/thread-self/ns/net \(path)") {
-                    mount("/proc/thread-self/ns/net", path, "none", UInt(MS_BIND), nil)
-                }
-                let s = try NetlinkSocket()
-                try s.request(Requests.setLink(index: 1, .init(up: true)))   // lo is ifindex 1
-                return s
+            // A new namespace on a thread of its own: its fd and a netlink
+            // socket in it outlive the thread.
+            let (fd, socket) = try onNamespaceThread(nil) { () throws -> (Int32, NetlinkSocket) in
+                let fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw SystemError("open /proc/thread-self/ns/net") }
+                do { return (fd, try NetlinkSocket()) } catch { close(fd); throw error }
             }
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw SystemError("open \(path)") }
-            let ns = try Namespace(name: name, fd: fd, socket: socket, owned: true, lab: self)
-            namespaces.append(ns)
-            recorder?.created(namespace: ns)
+            let ns: Namespace
+            do { ns = try Namespace(name: name, fd: fd, socket: socket, owned: true, journalID: journalID, lab: self) } catch {
+                close(fd)
+                throw error
+            }
+            made = ns
+            ledger.created(ns)
+            try sys("mount --bind \(path)") { mount("/proc/self/fd/\(fd)", path, "none", UInt(MS_BIND), nil) }
+            trace(ip: "link set dev lo up", in: ns)
+            try ns.request(Requests.setLink(index: 1, .init(up: true)), "lo up")   // lo is ifindex 1
             return ns
         } catch {
             umount2(path, Int32(MNT_DETACH))
             unlink(path)
+            if let made { made.release(); ledger.removed(made) } else { ledger.abandoned(namespaceID: journalID) }
             throw LabError.wrap(error, "creating namespace \(name)")
         }
     }
@@ -111,39 +152,71 @@ public final class Lab: @unchecked Sendable {
     /// Opens an existing named namespace. It is never removed by nslua.
     public func openNamespace(_ name: String) throws(LabError) -> Namespace {
         try Validate.namespaceName(name)
-        if let known = namespaces.first(where: { $0.name == name && !$0.isDeleted }) { return known }
+        if let known = namespaces.first(where: { $0.name == name }), known.isMounted(at: "\(netnsDirectory)/\(name)") {
+            return known
+        }
+        try checkOpen()
         let path = "\(netnsDirectory)/\(name)"
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            if errno == ENOENT { throw .notFound("No such namespace", "there is no namespace named \(name) (ip netns list)") }
+            if errno == ENOENT { throw .notFound("No such namespace", "there is no namespace named \(Validate.shown(name)) (ip netns list)") }
             throw .errno(errno, "opening \(path)")
         }
         do {
             let socket = try onNamespaceThread(fd) { try NetlinkSocket() }
-            let ns = try Namespace(name: name, fd: fd, socket: socket, owned: false, lab: self)
-            namespaces.append(ns)
+            let ns = try Namespace(name: name, fd: fd, socket: socket, owned: false, journalID: ledger.newNamespaceID(), lab: self)
+            ledger.opened(ns)
             return ns
         } catch {
             close(fd)
-            throw LabError.wrap(error, "opening namespace \(name)")
+            throw LabError.wrap(error, "opening namespace \(name) (is it a network namespace?)")
         }
     }
 
     /// Equivalent to `ip netns del NAME`, for a namespace this run created.
+    /// Links the run moved into it but did not make go back first. If the
+    /// name now belongs to another namespace (deleted and re-created behind
+    /// this run's back), that one is left alone.
     public func deleteNamespace(_ ns: Namespace) throws(LabError) {
         try ns.checkAlive()
         guard let name = ns.name, ns.owned else {
             throw .invalid("Operation not permitted", "\(ns.displayName) was not created by this run; nslua only deletes what it made")
         }
-        trace("netns del \(name)", namespace: nil)
-        for (key, link) in links where key.namespace == ObjectIdentifier(ns) { link.markDeleted() }
-        ns.release()
+        var problems: [String] = []
+        putBackForeignLinks(in: ns, problems: &problems)
         let path = "\(netnsDirectory)/\(name)"
-        if umount2(path, Int32(MNT_DETACH)) != 0 && errno != EINVAL && errno != ENOENT {
-            throw .errno(errno, "unmounting \(path)")
+        let mounted = ns.isMounted(at: path)
+        if mounted { trace(ip: "netns del \(shellQuoted(name))", in: nil) }
+        for c in captures where c.namespace === ns { c.stop() }
+        ns.release()
+        ledger.removed(ns)
+        if mounted, let problem = unmountNamespace(name) { problems.append(problem) }
+        if !mounted { problems.append("\(path) is no longer the namespace this run made (deleted or re-created outside nslua): left alone") }
+        if !problems.isEmpty { throw .invalid("namespace \(name) deleted with problems", problems.joined(separator: "; ")) }
+    }
+
+    /// Unmounts and removes `netnsDirectory/name` (name validated: never a
+    /// path outside the directory). nil on success, else what went wrong.
+    func unmountNamespace(_ name: String) -> String? {
+        guard (try? Validate.namespaceName(name)) != nil else { return "invalid name" }
+        let path = "\(netnsDirectory)/\(name)"
+        if umount2(path, Int32(MNT_DETACH) | 8 /* UMOUNT_NOFOLLOW */) != 0 && errno != EINVAL && errno != ENOENT {
+            return "unmounting \(path): \(errnoDescription(errno))"
         }
-        if unlink(path) != 0 && errno != ENOENT { throw .errno(errno, "removing \(path)") }
-        recorder?.removed(namespace: ns)
+        if unlink(path) != 0 && errno != ENOENT { return "removing \(path): \(errnoDescription(errno))" }
+        return nil
+    }
+
+    /// Removes `netnsDirectory/name` if it is an empty regular file that is not
+    /// a mount point (a namespace file whose creation was cut short).
+    func removeUnmountedNamespaceFile(_ name: String) -> Bool {
+        guard (try? Validate.namespaceName(name)) != nil, let lock = try? lockNetnsDirectory() else { return false }
+        defer { flock(lock, LOCK_UN); close(lock) }
+        let path = "\(netnsDirectory)/\(name)"
+        var st = stat(), dir = stat()
+        guard lstat(path, &st) == 0, stat(netnsDirectory, &dir) == 0,
+              st.st_mode & S_IFMT == S_IFREG, st.st_size == 0, st.st_dev == dir.st_dev else { return false }
+        return unlink(path) == 0
     }
 
     /// mkdir /run/netns, make it a shared mount point of its own (bind,
@@ -172,36 +245,8 @@ public final class Lab: @unchecked Sendable {
 
     // MARK: Links
 
-    /// The one Link object for a link (made, not owned, if this is the first time it is seen).
-    public func link(in ns: Namespace, message m: LinkMessage) -> Link { link(in: ns, message: m, owned: false) }
-
-    func link(in ns: Namespace, message m: LinkMessage, owned: Bool) -> Link {
-        let key = LinkKey(namespace: ObjectIdentifier(ns), index: m.index)
-        if let l = links[key], !l.isDeleted {
-            l.lastName = m.name
-            return l
-        }
-        let l = Link(namespace: ns, index: m.index, name: m.name, owned: owned)
-        links[key] = l
-        return l
-    }
-
-    func relocate(_ link: Link, to ns: Namespace, index: Int32) {
-        links[LinkKey(namespace: ObjectIdentifier(link.namespace), index: link.index)] = nil
-        link.namespace = ns
-        link.index = index
-        links[LinkKey(namespace: ObjectIdentifier(ns), index: index)] = link
-        if link.owned { recorder?.moved(link: link) }
-    }
-
-    func forget(_ link: Link) {
-        let key = LinkKey(namespace: ObjectIdentifier(link.namespace), index: link.index)
-        if links[key] === link { links[key] = nil }
-        if link.owned {
-            ownedLinks.removeAll { $0 === link }
-            recorder?.removed(link: link)
-        }
-    }
+    /// The one Link object for the link described by `m` in `ns`.
+    func link(in ns: Namespace, message m: LinkMessage) -> Link { ledger.link(in: ns, message: m) }
 
     /// The link named `name` in `ns`, or nil. Such a link is not owned unless
     /// this run made it.
@@ -214,57 +259,95 @@ public final class Lab: @unchecked Sendable {
         try ns.linkMessages().map { link(in: ns, message: $0) }
     }
 
-    private func adopt(_ name: String, in ns: Namespace) throws(LabError) -> Link {
-        guard let m = try ns.linkMessage(named: name) else {
-            throw .notFound("No such device", "\(name) did not appear in \(ns.displayName)")
-        }
-        let l = link(in: ns, message: m, owned: true)
-        l.owned = true
-        ownedLinks.append(l)
-        recorder?.created(link: l)
-        return l
-    }
-
     /// Equivalent to `ip link add NAME [netns NS] type veth peer name PEER [netns PEERNS]`:
-    /// each end is born in its namespace (far cheaper than creating, then moving).
-    public func createVeth(_ name: String, _ peerName: String, in ns: Namespace? = nil,
+    /// each end is born in its namespace (far cheaper than creating, then
+    /// moving). nil names let the kernel choose (veth0, veth1, ...).
+    public func createVeth(_ name: String?, _ peerName: String?, in ns: Namespace? = nil,
                            peerIn peerNS: Namespace? = nil) throws(LabError) -> (Link, Link) {
-        try Validate.interfaceName(name)
-        try Validate.interfaceName(peerName)
+        try checkOpen()
+        if let name { try Validate.interfaceName(name) }
+        if let peerName { try Validate.interfaceName(peerName) }
         let ns = ns ?? host!
         let peerNS = peerNS ?? ns
-        if ns === peerNS && name == peerName {
+        try ns.checkAlive()
+        try peerNS.checkAlive()
+        if ns === peerNS, let name, name == peerName {
             throw .invalid("File exists", "both ends are named \(name) in \(ns.displayName)")
         }
         let peerFD: Int32? = peerNS === ns ? nil : try peerNS.fd()
-        trace("link add \(name) type veth peer name \(peerName)" + (peerNS === ns ? "" : " netns \(peerNS.displayName)"),
-              namespace: ns)
+        let (mac, peerMAC) = (freshMAC(), freshMAC())
+        let (serial, peerSerial) = (ledger.newSerial(), ledger.newSerial())
+        trace(ip: "link add " + (name.map { "\($0) " } ?? "") + "type veth" + (peerName.map { " peer name \($0)" } ?? (peerNS === ns ? "" : " peer"))
+              + (peerNS === ns ? "" : " netns \(peerNS.name.map(shellQuoted) ?? "$$")"), in: ns)
+        ledger.willCreate(links: [(serial, ns, mac), (peerSerial, peerNS, peerMAC)])
+        let reply: [NetlinkMessage]
         do {
-            try ns.request(Requests.newVeth(name: name, peer: peerName, peerNamespaceFD: peerFD))
+            reply = try ns.request(Requests.newVeth(name: name, mac: mac, peer: peerName, peerMAC: peerMAC, peerNamespaceFD: peerFD))
         } catch where error.kind == .kernel(EEXIST) {
-            let taken = (try? ns.linkMessage(named: name)) != nil ? (name, ns) : (peerName, peerNS)
+            ledger.abandoned(serials: [serial, peerSerial])
+            let taken = (name.flatMap { try? ns.linkMessage(named: $0) }) != nil ? (name ?? "?", ns) : (peerName ?? "?", peerNS)
             throw LabError(error.kind, error.reason, "a link named \(taken.0) already exists in \(taken.1.displayName)")
-        }
-        let a = try adopt(name, in: ns)
-        let b: Link
-        do { b = try adopt(peerName, in: peerNS) } catch {
-            try? a.delete()
+        } catch {
+            ledger.abandoned(serials: [serial, peerSerial])
             throw error
         }
+        // The echo names the first end and its peer's ifindex; without it
+        // (kernels before 6.1) both are looked up.
+        let first = try created(reply, name: name, mac: mac, in: ns)
+        let second: LinkMessage?
+        if let peerIndex = first?.link, peerIndex > 0 {
+            second = try peerNS.linkMessage(index: peerIndex)
+        } else if let peerName {
+            second = try peerNS.linkMessage(named: peerName)
+        } else {
+            second = nil
+        }
+        guard let first, let second, second.mac == peerMAC else {
+            ledger.abandoned(serials: [serial, peerSerial])
+            throw .notFound("No such device", "the new veth pair did not appear in \(ns.displayName)")
+        }
+        let a = Link(namespace: ns, index: first.index, name: first.name, owned: true, serial: serial, mac: mac)
+        let b = Link(namespace: peerNS, index: second.index, name: second.name, owned: true, serial: peerSerial, mac: peerMAC)
+        a.peerLink = b
+        b.peerLink = a
+        ledger.created([a, b])
         return (a, b)
+    }
+
+    /// The link a create request made: from its echo, else looked up.
+    private func created(_ reply: [NetlinkMessage], name: String?, mac: MACAddress, in ns: Namespace) throws(LabError) -> LinkMessage? {
+        if let echo = reply.first(where: { $0.type == RTM.NEWLINK }), let m = try? LinkMessage(echo), m.mac == mac { return m }
+        guard let name else { return nil }
+        return try ns.linkMessage(named: name)
     }
 
     /// Equivalent to `ip link add NAME type bridge` in `ns` (default: host).
     public func createBridge(_ name: String, in ns: Namespace? = nil) throws(LabError) -> Link {
+        try checkOpen()
         try Validate.interfaceName(name)
         let ns = ns ?? host!
-        trace("link add \(name) type bridge", namespace: ns)
+        try ns.checkAlive()
+        let mac = freshMAC()
+        let serial = ledger.newSerial()
+        trace(ip: "link add \(name) type bridge", in: ns)
+        ledger.willCreate(links: [(serial, ns, mac)])
+        let reply: [NetlinkMessage]
         do {
-            try ns.request(Requests.newBridge(name: name))
+            reply = try ns.request(Requests.newBridge(name: name, mac: mac))
         } catch where error.kind == .kernel(EEXIST) {
+            ledger.abandoned(serials: [serial])
             throw LabError(error.kind, error.reason, "a link named \(name) already exists in \(ns.displayName)")
+        } catch {
+            ledger.abandoned(serials: [serial])
+            throw error
         }
-        return try adopt(name, in: ns)
+        guard let m = try created(reply, name: name, mac: mac, in: ns) else {
+            ledger.abandoned(serials: [serial])
+            throw .notFound("No such device", "\(name) did not appear in \(ns.displayName)")
+        }
+        let l = Link(namespace: ns, index: m.index, name: m.name, owned: true, serial: serial, mac: mac)
+        ledger.created([l])
+        return l
     }
 
     // MARK: Routes
@@ -274,6 +357,7 @@ public final class Lab: @unchecked Sendable {
     /// a bare address is a host route.
     public func route(add: Bool, in ns: Namespace, destination: String, via: String?, device: Link?,
                       metric: UInt32? = nil) throws(LabError) {
+        try ns.checkAlive()
         let gateway = try via.map { (v: String) throws(LabError) -> IPAddress in try Validate.address(v) }
         var prefix: IPPrefix?
         var family: UInt8
@@ -282,32 +366,32 @@ public final class Lab: @unchecked Sendable {
             family = destination == "default6" ? AF.INET6 : (gateway?.family ?? AF.INET)
         default:
             do { prefix = try IPPrefix(parsing: destination, hostDefault: true) } catch {
-                throw .invalid("invalid destination", error.description)
+                throw .invalid("invalid destination", "'\(Validate.shown(destination))': \(error.description)")
             }
             family = prefix!.address.family
         }
         if let gateway, gateway.family != family {
-            throw .invalid("invalid gateway", "\(gateway) is not of the same family as \(destination)")
+            throw .invalid("invalid gateway", "\(gateway) is not of the same family as \(Validate.shown(destination))")
         }
         if add && gateway == nil && device == nil {
             throw .invalid("invalid route", "give a gateway (via) or a device (dev)")
         }
         if let device {
-            try device.namespace.checkAlive()
+            try device.checkAlive()
             guard device.namespace === ns else {
                 throw .invalid("invalid device", "\(device.label) is not in \(ns.displayName)")
             }
         }
         let text = (prefix.map { "\($0.network)" } ?? "default") + (gateway.map { " via \($0)" } ?? "")
             + (device.map { " dev \($0.lastName)" } ?? "") + (metric.map { " metric \($0)" } ?? "")
-        trace("\(family == AF.INET6 ? "-6 " : "")route \(add ? "add" : "del") \(text)", namespace: ns)
+        trace(ip: "\(family == AF.INET6 ? "-6 " : "")route \(add ? "add" : "del") \(text)", in: ns)
         do {
             try ns.request(Requests.route(add: add, destination: prefix, family: family, gateway: gateway,
                                           outputIndex: device?.index, metric: metric))
         } catch where error.kind == .kernel(EEXIST) {
             throw LabError(error.kind, error.reason, "\(ns.displayName) already has a route to \(prefix.map { "\($0.network)" } ?? "default")")
         } catch where error.kind == .kernel(ENETUNREACH) {
-            if let device, let m = try? device.info(), !m.isUp {
+            if let device, let m = try? device.message(), !m.isUp {
                 throw LabError(error.kind, error.reason, "\(device.label) is down")
             }
             throw LabError(error.kind, error.reason, "no address of \(ns.displayName) is on the network of gateway \(gateway.map { "\($0)" } ?? "?")")
@@ -318,19 +402,37 @@ public final class Lab: @unchecked Sendable {
 
     // MARK: Teardown
 
-    /// Removes what this run owns (unless `keep`): namespaces first, then
-    /// links left elsewhere. Never throws; returns what could not be removed.
+    /// Moves the links this run did not make but moved into `ns` back where
+    /// they came from, under their old names.
+    private func putBackForeignLinks(in ns: Namespace?, problems: inout [String]) {
+        for l in ledger.moved where ns == nil || l.namespace === ns {
+            guard let origin = l.origin, !l.isDeleted else { continue }
+            do {
+                try l.move(into: origin.namespace, name: l.lastName == origin.name ? nil : origin.name)
+            } catch {
+                problems.append("could not put \(l.label) back into \(origin.namespace.displayName): \(error)")
+            }
+        }
+    }
+
+    /// Removes what this run owns (unless `keep`): programs it started,
+    /// captures, impairments on links it did not make, links it moved go
+    /// back, then its namespaces (the kernel frees their links in one batch),
+    /// then its links elsewhere — each only if it is still the one it made.
+    /// Never throws; returns what could not be removed or looked odd.
+    /// `final`: nslua is exiting, nothing may be made after this.
     @discardableResult
-    public func teardown() -> [String] {
+    public func teardown(final: Bool = false) -> [String] {
+        if final { isClosed = true }
         var problems: [String] = []
         for c in captures { c.stop() }
         captures.removeAll()
+        killProcessGroups()
         if keep {
-            recorder?.finished(kept: true)
+            ledger.finished()
             return []
         }
-        // Impairments put on links this run did not make are taken off again.
-        for link in links.values where !link.owned && !link.isDeleted && (link.netem != nil || link.rateLimit != nil) {
+        for link in ledger.liveLinks where !link.owned && (link.netem != nil || link.rateLimit != nil) {
             do {
                 try link.namespace.request(Requests.deleteRootQdisc(index: link.index))
                 link.netem = nil
@@ -339,37 +441,47 @@ public final class Lab: @unchecked Sendable {
                 problems.append("qdisc on \(link.label): \(error)")
             }
         }
-        for ns in namespaces.reversed() where ns.owned && !ns.isDeleted {
+        putBackForeignLinks(in: nil, problems: &problems)
+        for ns in namespaces.reversed() where ns.owned {
             do { try deleteNamespace(ns) } catch { problems.append("namespace \(ns.displayName): \(error)") }
         }
-        for link in ownedLinks.reversed() where !link.isDeleted {
-            // Only if it is still the link we made: same index and name.
-            guard let m = try? link.namespace.linkMessage(index: link.index), m.name == link.lastName else {
-                link.markDeleted()
+        for link in ledger.owned.reversed() where !link.isDeleted {
+            // Only if it is still the link we made: same ifindex and MAC.
+            guard let m = try? link.namespace.linkMessage(index: link.index) else {
+                ledger.deleted(link)
                 continue
             }
-            do { try link.delete() } catch where error.kind == .notFound || error.kind == .kernel(ENODEV) {
-                // Gone meanwhile: its peer's namespace was freed by the kernel.
+            guard m.mac == link.identityMAC else {
+                problems.append("\(link.label): ifindex \(link.index) is now \(m.name), not the link this run made; left alone")
+                ledger.deleted(link)
+                continue
+            }
+            if m.name != link.lastName {
+                problems.append("\(m.name)@\(link.namespace.displayName) was renamed outside this run (made as \(link.lastName)); removed all the same")
+                link.lastName = m.name
+            }
+            do { try link.deleteNow() } catch where error.kind == .notFound || error.kind == .kernel(ENODEV) {
+                ledger.deleted(link)   // gone meanwhile: its peer's namespace was freed by the kernel
             } catch {
                 problems.append("link \(link.label): \(error)")
             }
         }
-        for ns in namespaces where !ns.owned { ns.release() }
-        namespaces.removeAll()
-        links.removeAll()
-        ownedLinks.removeAll()
-        recorder?.finished(kept: false)
+        ledger.finished()
         return problems
+    }
+
+    /// Ends the process groups of programs exec started that may still run.
+    func killProcessGroups() {
+        for pgid in processGroups { kill(-pgid, SIGKILL) }
+        processGroups.removeAll()
     }
 }
 
-/// Told about each object a lab creates and removes, before or as it happens
-/// (the crash journal implements it).
-public protocol OwnershipRecorder: AnyObject {
-    func created(namespace: Namespace)
-    func removed(namespace: Namespace)
-    func created(link: Link)
-    func moved(link: Link)
-    func removed(link: Link)
-    func finished(kept: Bool)
+/// A word as a POSIX shell reads it: as is when safe, else single-quoted.
+func shellQuoted(_ s: String) -> String {
+    let safe = s.unicodeScalars.allSatisfy { c in
+        c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || "-_./:=@%+,".unicodeScalars.contains(c))
+    }
+    if safe && !s.isEmpty { return s }
+    return "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
 }

@@ -1,3 +1,4 @@
+import CNetSys
 import Glibc
 import Netlink
 
@@ -5,16 +6,18 @@ import Netlink
 /// the system's) reason, and what it means here.
 public struct LabError: Error, Equatable, CustomStringConvertible {
     public enum Kind: Equatable, Sendable {
-        /// The kernel refused (errno).
+        /// The kernel (or the system) refused, with this errno.
         case kernel(Int32)
         /// Input rejected before the kernel saw it.
         case invalid
-        /// No such namespace, link, ...
+        /// No such namespace, link, program, ...
         case notFound
-        /// Not permitted: run as root or with --sandbox.
+        /// nslua lacks a privilege it needs: run as root or with --sandbox.
         case privilege
         /// This kernel lacks the feature.
         case unsupported
+        /// It took longer than it was given.
+        case timeout
     }
 
     public let kind: Kind
@@ -34,21 +37,44 @@ public struct LabError: Error, Equatable, CustomStringConvertible {
         return "\(reason) (\(detail))"
     }
 
+    /// The kind as scripts see it (`err.kind`).
+    public var kindName: String {
+        switch kind {
+        case .kernel(EEXIST): return "exists"
+        case .kernel: return "kernel"
+        case .invalid: return "invalid"
+        case .notFound: return "notfound"
+        case .privilege: return "privilege"
+        case .unsupported: return "unsupported"
+        case .timeout: return "timeout"
+        }
+    }
+
+    /// The errno behind it, if any.
+    public var errno: Int32? {
+        if case .kernel(let e) = kind { return e }
+        return nil
+    }
+
+    /// Missing privilege or missing kernel support (exit status 3).
+    public var isPrivilegeOrSupport: Bool { kind == .privilege || kind == .unsupported }
+
     static func invalid(_ reason: String, _ detail: String? = nil) -> LabError { LabError(.invalid, reason, detail) }
     static func notFound(_ reason: String, _ detail: String? = nil) -> LabError { LabError(.notFound, reason, detail) }
 
-    /// From errno, with a hint for the cases people hit.
+    /// Whether this process holds CAP_NET_ADMIN and CAP_SYS_ADMIN: if it does,
+    /// EPERM is the kernel refusing the operation, not a missing privilege.
+    static let hasAdminCapabilities = nsys_has_admin_caps() == 1
+
+    /// From errno. EPERM and EACCES mean missing privilege only when nslua
+    /// lacks its capabilities; then the message says what to do.
     static func errno(_ code: Int32, _ detail: String? = nil) -> LabError {
         let reason = errnoDescription(code)
-        switch code {
-        case EPERM, EACCES:
+        if (code == EPERM || code == EACCES) && !hasAdminCapabilities {
             let hint = "nslua needs CAP_NET_ADMIN and CAP_SYS_ADMIN: run it as root, or with --sandbox"
             return LabError(.privilege, reason, [detail, hint].compactMap { $0 }.joined(separator: "; "))
-        case EOPNOTSUPP, EAFNOSUPPORT, EPROTONOSUPPORT:
-            return LabError(.unsupported, reason, detail)
-        default:
-            return LabError(.kernel(code), reason, detail)
         }
+        return LabError(.kernel(code), reason, detail)
     }
 
     /// From a kernel reply: strerror, the kernel's extended ack, and `detail`.
@@ -57,16 +83,12 @@ public struct LabError: Error, Equatable, CustomStringConvertible {
         return errno(e.errno, parts.isEmpty ? nil : parts.joined(separator: "; "))
     }
 
-    static func system(_ e: SystemError, _ detail: String? = nil) -> LabError {
-        errno(e.errno, detail ?? e.call)
-    }
-
     /// Any error thrown below NetLab, as a LabError.
     static func wrap(_ error: Error, _ detail: String? = nil) -> LabError {
         switch error {
         case let e as LabError: return e
         case let e as NetlinkError: return netlink(e, detail)
-        case let e as SystemError: return system(e, detail)
+        case let e as SystemError: return errno(e.errno, detail ?? e.call)
         case let e as AddressError: return invalid(e.description)
         case let e as MalformedReply: return LabError(.kernel(EPROTO), e.description, detail)
         case let e as DumpInterrupted: return LabError(.kernel(EINTR), e.description, detail)

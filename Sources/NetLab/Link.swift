@@ -9,23 +9,31 @@ public final class Link: @unchecked Sendable {
     /// The last name seen (for messages once the link is gone).
     public internal(set) var lastName: String
     /// Created by this run (and so removed by its teardown).
-    public internal(set) var owned: Bool
+    public let owned: Bool
     public private(set) var isDeleted = false
     /// Unique within the run (the journal's key for this link).
-    public let serial: Int
+    let serial: Int
+    /// Its identity: the MAC nslua gave it when it made it (or the MAC it had
+    /// when this run first moved it). Nothing re-created under the same name
+    /// or ifindex has it.
+    var identityMAC: MACAddress?
+    /// For a link this run did not make but moved: where it came from, and its
+    /// name there. Teardown puts it back.
+    var origin: (namespace: Namespace, name: String)?
+    /// The other end, for a veth this run made; the bridge this run put it on.
+    weak var peerLink: Link?
+    weak var masterLink: Link?
     /// The impairment this run put on the link (netem, tbf), if any.
     public internal(set) var netem: Netem?
     public internal(set) var rateLimit: RateLimit?
 
-    private nonisolated(unsafe) static var serials = 0
-
-    init(namespace: Namespace, index: Int32, name: String, owned: Bool) {
+    init(namespace: Namespace, index: Int32, name: String, owned: Bool, serial: Int, mac: MACAddress? = nil) {
         self.namespace = namespace
         self.index = index
         self.lastName = name
         self.owned = owned
-        Link.serials += 1
-        self.serial = Link.serials
+        self.serial = serial
+        self.identityMAC = mac
     }
 
     var lab: Lab? { namespace.lab }
@@ -33,13 +41,15 @@ public final class Link: @unchecked Sendable {
     /// "veth0@ns1".
     public var label: String { "\(lastName)@\(namespace.displayName)" }
 
-    private func checkAlive() throws(LabError) {
+    func checkAlive() throws(LabError) {
         if isDeleted { throw .notFound("No such device", "link \(label) has been deleted") }
         try namespace.checkAlive()
     }
 
+    func markDeleted() { isDeleted = true }
+
     /// The kernel's current view of this link.
-    public func info() throws(LabError) -> LinkMessage {
+    func message() throws(LabError) -> LinkMessage {
         try checkAlive()
         guard let m = try namespace.linkMessage(index: index) else {
             isDeleted = true
@@ -49,14 +59,42 @@ public final class Link: @unchecked Sendable {
         return m
     }
 
+    /// Equivalent to `ip -d link show DEV`, as a value.
+    public func info() throws(LabError) -> LinkInfo {
+        let m = try message()
+        var info = LinkInfo(m)
+        if let master = m.master, master > 0 { info.master = try? namespace.linkMessage(index: master)?.name }
+        if let p = try? peer(of: m) { info.peer = p.label }
+        return info
+    }
+
+    /// `ip link set DEV ...`: one change, traced as `command`.
     private func set(_ change: Requests.LinkChange, _ command: String) throws(LabError) {
         try checkAlive()
-        lab?.trace("link set dev \(lastName) \(command)", namespace: namespace)
+        lab?.trace(ip: "link set dev \(lastName) \(command)", in: namespace)
         try namespace.request(Requests.setLink(index: index, change), "\(command) on \(label)")
     }
 
-    /// Equivalent to `ip link set DEV up`.
-    public func up() throws(LabError) { try set(.init(up: true), "up") }
+    /// Equivalent to `ip link set DEV up`. When it returns, the link is ready
+    /// for traffic: the kernel applies carrier changes in its link watcher up
+    /// to a second later, and until then the link drops what it sends. A
+    /// lookup of the link (RTM_GETLINK) applies them at once (rtnl_getlink
+    /// calls linkwatch_sync_dev), so nslua asks for this link, its veth peer
+    /// and their bridges right after.
+    public func up() throws(LabError) {
+        try checkAlive()
+        lab?.trace(ip: "link set dev \(lastName) up", in: namespace)
+        let results = try namespace.requests([Requests.setLink(index: index, .init(up: true)),
+                                              Requests.getLink(index: index)])
+        if case .failure(let e) = results[0] { throw LabError(e.kind, e.reason, [e.detail, "up on \(label)"].compactMap { $0 }.joined(separator: "; ")) }
+        var synced: Set<ObjectIdentifier> = [ObjectIdentifier(self)]
+        for other in [masterLink, peerLink, peerLink?.masterLink] {
+            guard let other, !other.isDeleted, !other.namespace.isDeleted,
+                  synced.insert(ObjectIdentifier(other)).inserted else { continue }
+            _ = try? other.namespace.request(Requests.getLink(index: other.index))
+        }
+    }
+
     /// Equivalent to `ip link set DEV down`.
     public func down() throws(LabError) { try set(.init(up: false), "down") }
 
@@ -65,10 +103,14 @@ public final class Link: @unchecked Sendable {
         try set(.init(mtu: try Validate.mtu(mtu)), "mtu \(mtu)")
     }
 
-    /// Equivalent to `ip link set DEV address MAC`.
+    /// Equivalent to `ip link set DEV address MAC`. The new MAC becomes the
+    /// link's identity (journalled before it is set).
     public func setMAC(_ text: String) throws(LabError) {
         let mac = try Validate.mac(text)
+        lab?.ledger.willChange(self, mac: mac)
         try set(.init(mac: mac), "address \(mac)")
+        if owned || origin != nil { identityMAC = mac }
+        lab?.ledger.changed(self)
     }
 
     /// Equivalent to `ip link set DEV name NEW`.
@@ -82,6 +124,7 @@ public final class Link: @unchecked Sendable {
             throw LabError(error.kind, error.reason, "\(label) must be down to be renamed")
         }
         lastName = name
+        lab?.ledger.changed(self)
     }
 
     /// Equivalent to `ip link set DEV master BR` (or `nomaster` with nil).
@@ -91,41 +134,56 @@ public final class Link: @unchecked Sendable {
             guard bridge.namespace === namespace else {
                 throw .invalid("Invalid argument", "\(bridge.label) is in another namespace than \(label)")
             }
-            try set(.init(master: bridge.index), "master \(bridge.lastName)")
+            do {
+                try set(.init(master: bridge.index), "master \(bridge.lastName)")
+            } catch where error.kind == .kernel(EXFULL) {
+                throw LabError(error.kind, error.reason, "\(bridge.label) has 1024 ports, the most a Linux bridge can hold (BR_MAX_PORTS); spread the hosts over several bridges")
+            }
+            masterLink = bridge
         } else {
             try set(.init(master: 0), "nomaster")
+            masterLink = nil
         }
     }
 
     /// Equivalent to `ip link set DEV netns NS [name NEW]`.
     public func move(into target: Namespace, name newName: String? = nil) throws(LabError) {
         if let newName { try Validate.interfaceName(newName) }
+        try checkAlive()
         let fd = try target.fd()
         let finalName = newName ?? lastName
-        let command = "netns \(target.displayName)" + (newName.map { " name \($0)" } ?? "")
+        let from = namespace
+        lab?.ledger.willMove(self, to: target)
+        let dest = target.name ?? "$$"   // the shell's own namespace stands for the host
+        lab?.trace(ip: "link set dev \(lastName) netns \(dest)" + (newName.map { " name \($0)" } ?? ""), in: namespace)
         do {
-            try set(.init(name: newName, namespaceFD: fd), command)
+            try namespace.request(Requests.setLink(index: index, .init(name: newName, namespaceFD: fd)),
+                                  "netns \(target.displayName) on \(label)")
         } catch where error.kind == .kernel(EEXIST) {
             throw LabError(error.kind, error.reason, "a link named \(finalName) already exists in \(target.displayName)")
         }
         guard let m = try target.linkMessage(named: finalName) else {
             throw .notFound("No such device", "\(finalName) did not appear in \(target.displayName)")
         }
-        lab?.relocate(self, to: target, index: m.index)
         lastName = finalName
+        lab?.ledger.moved(self, from: from, to: target, index: m.index, mac: m.mac)
     }
 
-    /// Equivalent to `ip link del DEV`.
+    /// Equivalent to `ip link del DEV`, for a link this run made.
     public func delete() throws(LabError) {
         try checkAlive()
-        lab?.trace("link del dev \(lastName)", namespace: namespace)
-        try namespace.request(Requests.deleteLink(index: index), "deleting \(label)")
-        markDeleted()
+        guard owned else {
+            throw .invalid("Operation not permitted", "\(label) was not created by this run; nslua only deletes what it made")
+        }
+        try deleteNow()
     }
 
-    func markDeleted() {
-        isDeleted = true
-        lab?.forget(self)
+    /// Deletes the link (and, for a veth, its peer with it).
+    func deleteNow() throws(LabError) {
+        lab?.trace(ip: "link del dev \(lastName)", in: namespace)
+        try namespace.request(Requests.deleteLink(index: index), "deleting \(label)")
+        lab?.ledger.deleted(self)
+        if let peer = peerLink { lab?.ledger.deleted(peer) }
     }
 
     // MARK: Addresses
@@ -135,7 +193,7 @@ public final class Link: @unchecked Sendable {
     public func addAddress(_ text: String, nodad: Bool = false) throws(LabError) {
         let prefix = try Validate.prefix(text)
         try checkAlive()
-        lab?.trace("addr add \(prefix) dev \(lastName)\(nodad ? " nodad" : "")", namespace: namespace)
+        lab?.trace(ip: "addr add \(prefix) dev \(lastName)\(nodad ? " nodad" : "")", in: namespace)
         do {
             try namespace.request(Requests.address(add: true, index: index, prefix: prefix, flags: nodad ? IFA.F_NODAD : 0))
         } catch where error.kind == .kernel(EEXIST) {
@@ -147,7 +205,7 @@ public final class Link: @unchecked Sendable {
     public func removeAddress(_ text: String) throws(LabError) {
         let prefix = try Validate.prefix(text)
         try checkAlive()
-        lab?.trace("addr del \(prefix) dev \(lastName)", namespace: namespace)
+        lab?.trace(ip: "addr del \(prefix) dev \(lastName)", in: namespace)
         do {
             try namespace.request(Requests.address(add: false, index: index, prefix: prefix))
         } catch where error.kind == .kernel(EADDRNOTAVAIL) {
@@ -155,24 +213,26 @@ public final class Link: @unchecked Sendable {
         }
     }
 
-    /// This link's addresses, IPv4 first, as "a.b.c.d/n".
-    public func addresses() throws(LabError) -> [IPPrefix] {
+    /// This link's addresses as "a.b.c.d/n", IPv4 first; link-local IPv6 ones
+    /// only when asked.
+    public func addresses(linkLocal: Bool = true) throws(LabError) -> [String] {
         try checkAlive()
         return try namespace.addressMessages()
-            .filter { $0.index == UInt32(bitPattern: index) }
+            .filter { $0.index == UInt32(bitPattern: index) && (linkLocal || !$0.prefix.address.isLinkLocalV6) }
             .sorted { ($0.prefix.address.isV4 ? 0 : 1) < ($1.prefix.address.isV4 ? 0 : 1) }
-            .map(\.prefix)
+            .map(\.prefix.description)
     }
 
     // MARK: Peer
 
     /// The other end of a veth, wherever it lives now (IFLA_LINK in the
     /// namespace IFLA_LINK_NETNSID names); nil for other kinds.
-    public func peer() throws(LabError) -> Link? { try peer(of: info()) }
+    public func peer() throws(LabError) -> Link? { try peer(of: message()) }
 
     /// The same, from a description of this link already at hand.
-    public func peer(of m: LinkMessage) throws(LabError) -> Link? {
+    func peer(of m: LinkMessage) throws(LabError) -> Link? {
         guard m.kind == "veth", let peerIndex = m.link, peerIndex > 0, let lab else { return nil }
+        if let p = peerLink, !p.isDeleted, p.index == peerIndex { return p }
         let ns: Namespace?
         if let nsid = m.linkNetnsID {
             ns = lab.allNamespaces.first { $0 !== namespace && namespace.namespaceID(of: $0) == nsid }
@@ -182,6 +242,6 @@ public final class Link: @unchecked Sendable {
         guard let ns, let pm = try? ns.linkMessage(index: peerIndex), pm.kind == "veth", pm.link == index else {
             return nil
         }
-        return lab.link(in: ns, message: pm)
+        return lab.ledger.link(in: ns, message: pm)
     }
 }

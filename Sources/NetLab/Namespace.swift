@@ -9,23 +9,30 @@ import Netlink
 public final class Namespace: @unchecked Sendable {
     /// nil for the host namespace.
     public let name: String?
+    /// Device and inode of the namespace (unique while this run holds it).
     public let id: NamespaceID
+    /// The kernel's cookie for it (unique until reboot), where the kernel has one.
+    public let cookie: UInt64?
     /// Created by this run (and so removed by its teardown).
     public let owned: Bool
     public private(set) var isDeleted = false
+    /// How the journal refers to it (0: the host).
+    let journalID: Int
     private var fdStorage: Int32
     private var socketStorage: NetlinkSocket?
     /// Ids this namespace gives others (RTM_GETNSID answers).
     private var knownIDs: [ObjectIdentifier: Int32] = [:]
     public internal(set) weak var lab: Lab?
 
-    init(name: String?, fd: Int32, socket: NetlinkSocket, owned: Bool, lab: Lab) throws(SystemError) {
+    init(name: String?, fd: Int32, socket: NetlinkSocket, owned: Bool, journalID: Int, lab: Lab?) throws(SystemError) {
         self.name = name
         self.fdStorage = fd
         self.socketStorage = socket
         self.owned = owned
+        self.journalID = journalID
         self.lab = lab
         self.id = try NamespaceID(fd: fd)
+        self.cookie = socket.namespaceCookie()
     }
 
     deinit { if fdStorage >= 0 { close(fdStorage) } }
@@ -56,11 +63,27 @@ public final class Namespace: @unchecked Sendable {
         fdStorage = -1
     }
 
+    /// Whether `path` is (a mount of) this very namespace: compared with the
+    /// fd this run holds, so a namespace re-created under the same name since
+    /// (even one the kernel gave the same inode number, once ours is freed)
+    /// never matches while ours is alive.
+    func isMounted(at path: String) -> Bool {
+        guard !isDeleted else { return false }
+        var st = stat()
+        return stat(path, &st) == 0 && UInt64(st.st_dev) == id.device && UInt64(st.st_ino) == id.inode
+    }
+
     /// Sends one request on this namespace's socket.
     @discardableResult
     func request(_ r: NetlinkRequest, _ detail: @autoclosure () -> String? = nil) throws(LabError) -> [NetlinkMessage] {
         let s = try socket()
         return try labbing(detail()) { try s.request(r) }
+    }
+
+    /// Sends several requests in one datagram; each one's outcome, in order.
+    func requests(_ batch: [NetlinkRequest]) throws(LabError) -> [Result<[NetlinkMessage], LabError>] {
+        let s = try socket()
+        return try labbing { try s.requests(batch) }.map { $0.mapError { LabError.wrap($0) } }
     }
 
     /// A dump, asked again (up to three times) when a concurrent change
@@ -82,13 +105,13 @@ public final class Namespace: @unchecked Sendable {
     // MARK: Links
 
     /// The link named `name` here, or nil.
-    public func linkMessage(named name: String) throws(LabError) -> LinkMessage? {
+    func linkMessage(named name: String) throws(LabError) -> LinkMessage? {
         try Validate.interfaceName(name)
         return try getLink(Requests.getLink(name: name), "looking up \(name) in \(displayName)")
     }
 
     /// The link with ifindex `index` here, or nil.
-    public func linkMessage(index: Int32) throws(LabError) -> LinkMessage? {
+    func linkMessage(index: Int32) throws(LabError) -> LinkMessage? {
         try getLink(Requests.getLink(index: index), "looking up link \(index) in \(displayName)")
     }
 
@@ -105,10 +128,15 @@ public final class Namespace: @unchecked Sendable {
     }
 
     /// Every link here, in ifindex order (`ip link show`).
-    public func linkMessages() throws(LabError) -> [LinkMessage] {
+    func linkMessages() throws(LabError) -> [LinkMessage] {
         try labbing("listing links in \(displayName)") {
             try dump(Requests.dumpLinks()).map(LinkMessage.init).sorted { $0.index < $1.index }
         }
+    }
+
+    /// ifindex -> name of every link here.
+    func linkNames() throws(LabError) -> [Int32: String] {
+        Dictionary(try linkMessages().map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The id this namespace gives `other` (IFLA_LINK_NETNSID), or nil. An id,
@@ -126,14 +154,14 @@ public final class Namespace: @unchecked Sendable {
 
     // MARK: Addresses, routes, neighbours
 
-    public func addressMessages() throws(LabError) -> [AddressMessage] {
+    func addressMessages() throws(LabError) -> [AddressMessage] {
         try labbing("listing addresses in \(displayName)") {
             try dump(Requests.dumpAddresses()).map(AddressMessage.init)
         }
     }
 
     /// Routes of the main table (`ip route show` and `ip -6 route show`).
-    public func routeMessages() throws(LabError) -> [RouteMessage] {
+    func routeMessages() throws(LabError) -> [RouteMessage] {
         try labbing("listing routes in \(displayName)") {
             try dump(Requests.dumpRoutes()).map(RouteMessage.init)
                 .filter { $0.table == UInt32(RTA.TABLE_MAIN) && $0.type == RTA.TYPE_UNICAST }
@@ -141,7 +169,7 @@ public final class Namespace: @unchecked Sendable {
     }
 
     /// The neighbour table (`ip neigh show`: entries in NOARP or no state are left out).
-    public func neighborMessages() throws(LabError) -> [NeighborMessage] {
+    func neighborMessages() throws(LabError) -> [NeighborMessage] {
         try labbing("listing neighbours in \(displayName)") {
             try dump(Requests.dumpNeighbors()).map(NeighborMessage.init)
                 .filter { $0.state != 0 && $0.state & 0x40 == 0 && $0.address != nil }
@@ -156,12 +184,8 @@ public final class Namespace: @unchecked Sendable {
         let fd = try self.fd()
         return try labbing("sysctl \(key) in \(displayName)") {
             try onNamespaceThread(fd) { () throws -> String in
-                let f = open(path, O_RDONLY | O_CLOEXEC)
-                guard f >= 0 else { throw SystemError("open \(path)") }
-                defer { close(f) }
-                var buf = [UInt8](repeating: 0, count: 4096)
-                let n = try sys("read \(path)") { read(f, &buf, buf.count) }
-                var s = String(decoding: buf[0..<n], as: UTF8.self)
+                guard let bytes = readFile(path, limit: 1 << 20) else { throw SystemError("read \(path)") }
+                var s = String(decoding: bytes, as: UTF8.self)
                 while s.last == "\n" { s.removeLast() }
                 return s
             }
@@ -173,8 +197,8 @@ public final class Namespace: @unchecked Sendable {
         let path = try Validate.sysctlPath(key)
         if value.contains("\0") || value.contains("\n") { throw .invalid("invalid sysctl value", "it contains a newline or NUL") }
         let fd = try self.fd()
-        lab?.trace("ip netns exec \(displayName) sysctl -w \(key)=\(value)", namespace: self)
-        try labbing("sysctl -w \(key)=\(value) in \(displayName)") {
+        lab?.trace(exec: "sysctl -q -w \(key)=\(value)", in: self)
+        try labbing("sysctl -w \(key)=\(Validate.shown(value)) in \(displayName)") {
             try onNamespaceThread(fd) {
                 let f = open(path, O_WRONLY | O_CLOEXEC)
                 guard f >= 0 else { throw SystemError("open \(path)") }

@@ -1,3 +1,4 @@
+import Glibc
 import Netlink
 
 /// A one-line description of a captured frame, in the words `tcpdump -n`
@@ -5,6 +6,17 @@ import Netlink
 public enum PacketSummary {
     /// Link-layer types (DLT_*) we decode.
     public static let ethernet: Int32 = 1, linuxSLL: Int32 = 113, linuxSLL2: Int32 = 276
+
+    /// "14:02:03.123456": a capture time as tcpdump prints it (local time).
+    public static func timestamp(_ time: Double) -> String {
+        var t = time_t(time.rounded(.down))
+        var micros = Int(((time - Double(t)) * 1e6).rounded())
+        if micros >= 1_000_000 { t += 1; micros -= 1_000_000 }
+        var tm = Glibc.tm()
+        localtime_r(&t, &tm)
+        func two(_ v: Int32) -> String { String(v).leftPadded(2) }
+        return "\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)).\(String(micros).leftPadded(6))"
+    }
 
     public static func describe(_ frame: [UInt8], linkType: Int32) -> String {
         switch linkType {

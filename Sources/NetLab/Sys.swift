@@ -47,10 +47,17 @@ func onNamespaceThread<T>(_ fd: Int32?, _ body: @escaping () throws -> T) throws
     return try result!.get()
 }
 
-/// Starts a thread of our own running `body` (joinable).
+/// Starts a thread of our own running `body` (joinable). SIGINT, SIGTERM and
+/// SIGHUP are blocked in it, so that they always reach the thread that runs
+/// Lua (and are held off with it during teardown).
 func startThread(_ body: @escaping () -> Void) throws(SystemError) -> pthread_t {
     final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
     var thread = pthread_t()
+    var blocked = sigset_t(), previous = sigset_t()
+    sigemptyset(&blocked)
+    for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&blocked, s) }
+    pthread_sigmask(SIG_BLOCK, &blocked, &previous)   // inherited by the new thread
+    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
     let arg = Unmanaged.passRetained(Box(body)).toOpaque()
     let rc = pthread_create(&thread, nil, { raw in
         Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
@@ -63,7 +70,9 @@ func startThread(_ body: @escaping () -> Void) throws(SystemError) -> pthread_t 
     return thread
 }
 
-/// The (device, inode) of a namespace file: its identity.
+/// The (device, inode) of a namespace file. While an fd on the namespace is
+/// held, no other namespace can have it; once the namespace is freed, the
+/// kernel reuses the inode number (the cookie is what identifies it then).
 public struct NamespaceID: Hashable, Sendable, CustomStringConvertible {
     public let device: UInt64
     public let inode: UInt64
@@ -114,4 +123,70 @@ public func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Reads a whole file (at most `limit` bytes: nil beyond that). With
+/// `regularOnly`, refuses anything but a regular file, without blocking on a
+/// FIFO and without following a symlink.
+func readFile(_ path: String, limit: Int = 1 << 24, regularOnly: Bool = false) -> [UInt8]? {
+    let flags = O_RDONLY | O_CLOEXEC | (regularOnly ? O_NOFOLLOW | O_NONBLOCK : 0)
+    let fd = open(path, flags)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    return readAll(fd, limit: limit, regularOnly: regularOnly)
+}
+
+func readAll(_ fd: Int32, limit: Int, regularOnly: Bool = false) -> [UInt8]? {
+    if regularOnly {
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+    }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &chunk, chunk.count)
+        if n > 0 {
+            out += chunk[0..<n]
+            if out.count > limit { return nil }
+        } else if n < 0 && errno == EINTR {
+            continue
+        } else {
+            return n < 0 ? nil : out
+        }
+    }
+}
+
+/// The names in a directory (without "." and ".."), sorted; empty if it cannot be read.
+func directoryEntries(_ path: String) -> [String] {
+    guard let dir = opendir(path) else { return [] }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let e = readdir(dir) {
+        let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
+
+/// Random bytes from the kernel (getrandom).
+func randomBytes(_ n: Int) -> [UInt8] {
+    var b = [UInt8](repeating: 0, count: n)
+    var filled = 0
+    while filled < n {
+        let r = b.withUnsafeMutableBytes { nsys_getrandom($0.baseAddress! + filled, UInt(n - filled)) }
+        if r > 0 { filled += r } else if errno != EINTR { break }
+    }
+    return b
+}
+
+/// A MAC address for a link nslua makes: random, unicast, locally
+/// administered. Chosen before the link exists and journalled, it is how the
+/// run knows its links again (a link re-created under the same name and
+/// ifindex gets another).
+func freshMAC() -> MACAddress {
+    var b = randomBytes(6)
+    b[0] = (b[0] & 0xfc) | 0x02
+    return MACAddress(bytes: b)!
 }

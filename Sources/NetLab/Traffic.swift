@@ -32,7 +32,10 @@ extension Namespace {
         if scope == 0 && addr.isLinkLocalV6 {
             throw .invalid("invalid address", "\(addr) is link-local: say which link, e.g. \(addr)%eth0 or {from = \"eth0\"}")
         }
-        lab?.trace("exec \(displayName) ping -c \(options.count) \(destination)", namespace: nil)
+        try lab?.checkOpen()
+        lab?.trace(exec: "ping -c \(options.count) -i \(options.interval) -W \(options.timeout) -s \(options.size)"
+                   + (options.ttl.map { " -t \($0)" } ?? "") + (options.from.map { " -I \(shellQuoted($0))" } ?? "")
+                   + " \(shellQuoted(destination))", in: self)
         var result = try Pinger.run(in: self, destinations: [addr], scopes: [scope], options: options)[0]
         result.destination = destination
         return result
@@ -59,20 +62,25 @@ public struct PingMatrix: Sendable {
     /// The ARP table's limit (gc_thresh3), for the warning.
     public var neighbourTableLimit: UInt32?
 
-    public var sent: Int { names.count * (names.count - 1) - unaddressedPairs }
+    /// Pairs tried: every ordered pair of hosts that have an address.
+    public var sent: Int { let a = names.count - unaddressed.count; return a * (a - 1) }
     public var received: Int {
         var n = 0
         for i in names.indices { for j in names.indices where i != j && reachable[i][j] { n += 1 } }
         return n
     }
     public var dropped: Int { sent - received }
-    private var unaddressedPairs: Int { unaddressed.count * (names.count - 1) }
 
     /// Mininet's pingall output.
     public var summary: String {
         var out = "*** Ping: testing ping reachability\n"
+        let none = Set(unaddressed)
         for i in names.indices {
-            let row = names.indices.filter { $0 != i }.map { reachable[i][$0] ? names[$0] : "X" }
+            if none.contains(names[i]) {
+                out += "\(names[i]) -> (no address: not tried)\n"
+                continue
+            }
+            let row = names.indices.filter { $0 != i && !none.contains(names[$0]) }.map { reachable[i][$0] ? names[$0] : "X" }
             out += "\(names[i]) -> " + row.joined(separator: " ") + "\n"
         }
         let pct = sent == 0 ? 0 : Int((Double(dropped) * 100 / Double(sent)).rounded())
@@ -112,6 +120,7 @@ extension Lab {
         let targets = addresses
         let sources = namespaces
         runParallel(count: n, width: width) { i in
+            guard targets[i] != nil else { return }   // no address: not tried, reported
             let others = (0..<n).filter { $0 != i && targets[$0] != nil }
             guard !others.isEmpty else { return }
             do {

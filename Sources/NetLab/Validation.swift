@@ -18,30 +18,40 @@ public enum Validate {
         let bytes = Array(name.utf8)
         let reason = "invalid \(what)"
         if bytes.isEmpty { throw .invalid(reason, "it is empty") }
-        if bytes.count > maxBytes {
-            let shown = bytes.count > 40 ? printable(name).prefix(40) + "..." : printable(name)
-            throw .invalid(reason, "'\(shown)' is \(bytes.count) bytes; at most \(maxBytes)")
-        }
+        if bytes.count > maxBytes { throw .invalid(reason, "'\(shown(name))' is \(bytes.count) bytes; at most \(maxBytes)") }
         if name == "." || name == ".." { throw .invalid(reason, "'\(name)' is reserved") }
         if let bad = bytes.first(where: { forbidden.contains($0) || isSpace($0) }) {
-            throw .invalid(reason, "'\(printable(name))' contains \(describe(bad))")
+            throw .invalid(reason, "'\(shown(name))' contains \(describe(bad))")
         }
     }
 
     public static func prefix(_ text: String) throws(LabError) -> IPPrefix {
-        do { return try IPPrefix(parsing: text) } catch { throw .invalid("invalid address", error.description) }
+        do { return try IPPrefix(parsing: text) } catch {
+            if text.contains("/"), let mask = text.split(separator: "/").last, let bits = netmaskBits(String(mask)) {
+                throw .invalid("invalid address", "'\(shown(text))': write the netmask as a prefix length: /\(bits)")
+            }
+            throw .invalid("invalid address", "'\(shown(text))': \(error.description)")
+        }
+    }
+
+    /// 24 for "255.255.255.0" (a dotted netmask where a prefix length belongs).
+    static func netmaskBits(_ text: String) -> Int? {
+        guard let a = IPAddress(text), a.isV4 else { return nil }
+        let v = a.bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let bits = (~v).leadingZeroBitCount
+        return bits >= 1 && v == ~UInt32(0) << (32 - bits) ? bits : nil
     }
 
     public static func address(_ text: String) throws(LabError) -> IPAddress {
         guard let a = IPAddress(text) else {
-            throw .invalid("invalid address", "'\(printable(text))' is not an IPv4 or IPv6 address")
+            throw .invalid("invalid address", "'\(shown(text))' is not an IPv4 or IPv6 address")
         }
         return a
     }
 
     public static func mac(_ text: String) throws(LabError) -> MACAddress {
         guard let m = MACAddress(text) else {
-            throw .invalid("invalid MAC address", "'\(printable(text))' (expected e.g. 02:00:00:00:00:01)")
+            throw .invalid("invalid MAC address", "'\(shown(text))' (expected e.g. 02:00:00:00:00:01)")
         }
         if m.isMulticast { throw .invalid("invalid MAC address", "\(m) is a multicast address") }
         if m.bytes.allSatisfy({ $0 == 0 }) { throw .invalid("invalid MAC address", "00:00:00:00:00:00") }
@@ -62,10 +72,10 @@ public enum Validate {
         let parts = key.contains("/") ? key.split(separator: "/", omittingEmptySubsequences: false)
                                       : key.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.first == "net", parts.count >= 2 else {
-            throw .invalid("invalid sysctl key", "'\(printable(key))': only per-namespace net.* keys can be used")
+            throw .invalid("invalid sysctl key", "'\(shown(key))': only per-namespace net.* keys can be used")
         }
         for p in parts where p.isEmpty || p == "." || p == ".." || p.utf8.contains(0) || p.contains(where: \.isWhitespace) {
-            throw .invalid("invalid sysctl key", "'\(printable(key))'")
+            throw .invalid("invalid sysctl key", "'\(shown(key))'")
         }
         return "/proc/sys/" + parts.joined(separator: "/")
     }
@@ -81,11 +91,15 @@ public enum Validate {
         }
     }
 
-    /// The name with control bytes escaped, for messages.
-    public static func printable(_ s: String) -> String {
+    /// User input as it is quoted in messages: control bytes escaped, and cut
+    /// to 40 characters (a 1 MB bad argument is not echoed back whole).
+    public static func shown(_ s: String, max: Int = 40) -> String {
         var out = ""
+        var n = 0
         for u in s.unicodeScalars {
+            if n == max { return out + "..." }
             if u.value < 32 || u.value == 127 { out += "\\\(u.value)" } else { out.unicodeScalars.append(u) }
+            n += 1
         }
         return out
     }

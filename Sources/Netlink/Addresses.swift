@@ -28,9 +28,11 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        var out = [CChar](repeating: 0, count: 64)
-        bytes.withUnsafeBytes { _ = inet_ntop(isV4 ? AF_INET : AF_INET6, $0.baseAddress, &out, 64) }
-        return String(cString: out)
+        var out = [UInt8](repeating: 0, count: 64)
+        bytes.withUnsafeBytes { b in
+            out.withUnsafeMutableBytes { _ = inet_ntop(isV4 ? AF_INET : AF_INET6, b.baseAddress, $0.baseAddress, 64) }
+        }
+        return String(decoding: out.prefix(while: { $0 != 0 }), as: UTF8.self)
     }
 
     public var isLinkLocalV6: Bool { !isV4 && bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80 }
@@ -51,18 +53,18 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible {
     public init(parsing text: String, hostDefault: Bool = false) throws(AddressError) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count <= 2, let addr = IPAddress(String(parts[0])) else {
-            throw AddressError("invalid address '\(text)' (expected e.g. 10.0.0.1/24 or fd00::1/64)")
+            throw AddressError("not an address with a prefix length (expected e.g. 10.0.0.1/24 or fd00::1/64)")
         }
         let maxLen = addr.isV4 ? 32 : 128
         if parts.count == 2 {
             guard let n = Int(parts[1]), n >= 0, n <= maxLen, parts[1].allSatisfy(\.isNumber) else {
-                throw AddressError("invalid prefix length in '\(text)' (0 to \(maxLen))")
+                throw AddressError("the prefix length must be 0 to \(maxLen)")
             }
             self.init(address: addr, length: UInt8(n))
         } else if hostDefault {
             self.init(address: addr, length: UInt8(maxLen))
         } else {
-            throw AddressError("'\(text)' has no prefix length (expected e.g. \(addr)/\(addr.isV4 ? 24 : 64))")
+            throw AddressError("no prefix length (expected e.g. \(addr)/\(addr.isV4 ? 24 : 64))")
         }
     }
 

@@ -11,6 +11,7 @@ public enum NL {
     public static let F_REQUEST: UInt16 = 0x1
     public static let F_MULTI: UInt16 = 0x2
     public static let F_ACK: UInt16 = 0x4
+    public static let F_ECHO: UInt16 = 0x8
     public static let F_DUMP_INTR: UInt16 = 0x10
     public static let F_DUMP: UInt16 = 0x300
     public static let F_REPLACE: UInt16 = 0x100
@@ -65,6 +66,7 @@ public enum IFA {
 public enum RTA {
     public static let DST: UInt16 = 1, SRC: UInt16 = 2, IIF: UInt16 = 3, OIF: UInt16 = 4
     public static let GATEWAY: UInt16 = 5, PRIORITY: UInt16 = 6, PREFSRC: UInt16 = 7, TABLE: UInt16 = 15
+    public static let PREF: UInt16 = 20
     public static let TABLE_MAIN: UInt8 = 254
     public static let PROT_KERNEL: UInt8 = 2, PROT_BOOT: UInt8 = 3, PROT_STATIC: UInt8 = 4
     public static let SCOPE_UNIVERSE: UInt8 = 0, SCOPE_LINK: UInt8 = 253, SCOPE_HOST: UInt8 = 254
@@ -84,5 +86,5 @@ public enum AF {
 
 /// Interface flags (IFF_*).
 public enum IFF {
-    public static let UP: UInt32 = 0x1, LOOPBACK: UInt32 = 0x8, LOWER_UP: UInt32 = 0x10000
+    public static let UP: UInt32 = 0x1, LOOPBACK: UInt32 = 0x8, RUNNING: UInt32 = 0x40, LOWER_UP: UInt32 = 0x10000
 }

@@ -1,10 +1,7 @@
 /// Operational state (IF_OPER_*), as `ip link` shows it.
 public func operstateName(_ v: UInt8) -> String {
-    ["UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"][safe: Int(v)] ?? "UNKNOWN"
-}
-
-extension Array {
-    subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
+    let names = ["UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"]
+    return Int(v) < names.count ? names[Int(v)] : "UNKNOWN"
 }
 
 /// Link counters (struct rtnl_link_stats64, first fields).
@@ -91,6 +88,8 @@ public struct RouteMessage: Equatable, Sendable {
     public var type: UInt8
     public var priority: UInt32?
     public var preferredSource: IPAddress?
+    /// IPv6 router preference (RTA_PREF: 0 medium, 1 high, 3 low).
+    public var preference: UInt8?
 
     public init(_ m: NetlinkMessage) throws(MalformedReply) {
         let (fixed, a) = try m.fixedAndAttributes(RtMsg.size, "rtmsg")
@@ -109,6 +108,7 @@ public struct RouteMessage: Equatable, Sendable {
         type = hdr.type
         priority = a.u32(RTA.PRIORITY)
         preferredSource = a[RTA.PREFSRC].flatMap { IPAddress(bytes: Array($0)) }
+        preference = a.u8(RTA.PREF)
     }
 }
 

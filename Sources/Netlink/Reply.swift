@@ -125,7 +125,13 @@ public struct ReplyCollector {
     /// kernel's error; returns `.done` once the reply is complete.
     public mutating func feed(_ datagram: ArraySlice<UInt8>, senderPid: UInt32) throws -> ReplyStatus {
         guard senderPid == 0 else { return .more }   // not from the kernel: ignore
-        for m in try NetlinkMessage.parse(datagram) {
+        return try feed(try NetlinkMessage.parse(datagram))
+    }
+
+    /// Feeds the messages of one datagram from the kernel; those of other
+    /// requests (another sequence number) are skipped.
+    public mutating func feed(_ incoming: [NetlinkMessage]) throws -> ReplyStatus {
+        for m in incoming {
             guard m.seq == seq else { continue }     // a stale reply to an earlier request
             if m.flags & NL.F_DUMP_INTR != 0 { interrupted = true }
             switch m.type {

@@ -3,32 +3,44 @@
 public enum Requests {
     static let create = NL.F_CREATE | NL.F_EXCL | NL.F_ACK
 
-    /// `ip link add NAME type veth peer name PEER [netns PEERNS]`, sent on the
-    /// socket of the namespace the first end is born in.
-    public static func newVeth(name: String, peer: String, peerNamespaceFD: Int32?) -> NetlinkRequest {
-        var r = NetlinkRequest(type: RTM.NEWLINK, flags: create)
+    /// Flags of a create that also asks for the new object back (NLM_F_ECHO,
+    /// honoured for links since Linux 6.1): its ifindex without a lookup.
+    static let createEcho = create | NL.F_ECHO
+
+    /// `ip link add [NAME] [address MAC] type KIND [DATA...]`: the common part
+    /// of every link creation; `data` fills IFLA_INFO_DATA when given.
+    public static func newLink(name: String?, mac: MACAddress?, kind: String, parentIndex: Int32? = nil,
+                               data: ((inout NetlinkRequest) -> Void)? = nil) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.NEWLINK, flags: createEcho)
         r.append(IfInfoMsg())
-        r.attribute(IFLA.IFNAME, string: name)
+        if let name { r.attribute(IFLA.IFNAME, string: name) }
+        if let mac { r.attribute(IFLA.ADDRESS, mac.bytes) }
+        if let parentIndex { r.attribute(IFLA.LINK, i32: parentIndex) }
         r.nest(IFLA.LINKINFO) { r in
-            r.attribute(IFLA.INFO_KIND, string: "veth")
-            r.nest(IFLA.INFO_DATA) { r in
-                r.nest(IFLA.VETH_INFO_PEER) { r in
-                    r.append(IfInfoMsg())
-                    r.attribute(IFLA.IFNAME, string: peer)
-                    if let fd = peerNamespaceFD { r.attribute(IFLA.NET_NS_FD, u32: UInt32(bitPattern: fd)) }
-                }
-            }
+            r.attribute(IFLA.INFO_KIND, string: kind)
+            if let data { r.nest(IFLA.INFO_DATA, data) }
         }
         return r
     }
 
-    /// `ip link add NAME type bridge`.
-    public static func newBridge(name: String) -> NetlinkRequest {
-        var r = NetlinkRequest(type: RTM.NEWLINK, flags: create)
-        r.append(IfInfoMsg())
-        r.attribute(IFLA.IFNAME, string: name)
-        r.nest(IFLA.LINKINFO) { r in r.attribute(IFLA.INFO_KIND, string: "bridge") }
-        return r
+    /// `ip link add NAME address MAC type veth peer name PEER address MAC2 [netns PEERNS]`,
+    /// sent on the socket of the namespace the first end is born in. A nil
+    /// name lets the kernel choose (veth0, veth1, ...).
+    public static func newVeth(name: String?, mac: MACAddress?, peer: String?, peerMAC: MACAddress?,
+                               peerNamespaceFD: Int32?) -> NetlinkRequest {
+        newLink(name: name, mac: mac, kind: "veth") { r in
+            r.nest(IFLA.VETH_INFO_PEER) { r in
+                r.append(IfInfoMsg())
+                if let peer { r.attribute(IFLA.IFNAME, string: peer) }
+                if let peerMAC { r.attribute(IFLA.ADDRESS, peerMAC.bytes) }
+                if let fd = peerNamespaceFD { r.attribute(IFLA.NET_NS_FD, u32: UInt32(bitPattern: fd)) }
+            }
+        }
+    }
+
+    /// `ip link add NAME address MAC type bridge`.
+    public static func newBridge(name: String?, mac: MACAddress?) -> NetlinkRequest {
+        newLink(name: name, mac: mac, kind: "bridge")
     }
 
     /// What `ip link set DEV ...` can change, one field or several at once.

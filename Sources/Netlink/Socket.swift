@@ -40,33 +40,58 @@ public final class NetlinkSocket: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// Sends `request` and returns the reply messages (the dump's entries, or
-    /// the answer to a get). A kernel error is thrown with its extended ack.
-    @discardableResult
-    public func request(_ request: NetlinkRequest) throws -> [NetlinkMessage] {
-        try lock.withLock { _ in try exchange(request) }
+    /// The namespace's cookie (SO_NETNS_COOKIE, kernel 5.14+): a number the
+    /// kernel never gives another namespace until it reboots, unlike an inode
+    /// number. nil where the kernel does not have it.
+    public func namespaceCookie() -> UInt64? {
+        var cookie: UInt64 = 0
+        var len = socklen_t(MemoryLayout<UInt64>.size)
+        guard getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len) == 0, cookie != 0 else { return nil }
+        return cookie
     }
 
-    private func exchange(_ request: NetlinkRequest) throws -> [NetlinkMessage] {
-        var request = request
-        seq &+= 1
-        request.stamp(seq: seq)
+    /// Sends `request` and returns the reply messages (the dump's entries, or
+    /// the answer to a get, or the echo of a create). A kernel error is thrown
+    /// with its extended ack.
+    @discardableResult
+    public func request(_ request: NetlinkRequest) throws -> [NetlinkMessage] {
+        try lock.withLock { _ in try exchange([request])[0].get() }
+    }
+
+    /// Sends several requests in one datagram (the kernel handles them in
+    /// order, each on its own) and returns each one's outcome. Dumps cannot
+    /// be batched.
+    public func requests(_ batch: [NetlinkRequest]) throws -> [Result<[NetlinkMessage], Error>] {
+        precondition(batch.allSatisfy { $0.flags & NL.F_DUMP != NL.F_DUMP } || batch.count == 1, "dumps cannot be batched")
+        return try lock.withLock { _ in try exchange(batch) }
+    }
+
+    private func exchange(_ batch: [NetlinkRequest]) throws -> [Result<[NetlinkMessage], Error>] {
+        var bytes: [UInt8] = []
+        var collectors: [ReplyCollector] = []
+        for var request in batch {
+            seq &+= 1
+            request.stamp(seq: seq)
+            bytes += request.bytes
+            collectors.append(ReplyCollector(seq: seq, isDump: request.flags & NL.F_DUMP == NL.F_DUMP))
+        }
         var dest = sockaddr_nl()
         dest.nl_family = sa_family_t(AF_NETLINK)
-        let sent = request.bytes.withUnsafeBytes { buf in
+        let sent = bytes.withUnsafeBytes { buf in
             withUnsafePointer(to: &dest) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     sendto(fd, buf.baseAddress, buf.count, 0, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
                 }
             }
         }
-        guard sent == request.bytes.count else { throw NetlinkError(errno: errno, message: "sendto(netlink)") }
+        guard sent == bytes.count else { throw NetlinkError(errno: errno, message: "sendto(netlink)") }
 
-        var collector = ReplyCollector(seq: seq, isDump: request.flags & NL.F_DUMP == NL.F_DUMP)
+        var results = [Result<[NetlinkMessage], Error>?](repeating: nil, count: batch.count)
+        var pending = batch.count
         // One buffer per exchange, on the stack when it fits: a lab of hundreds
         // of namespaces keeps a socket per namespace, but no buffer per socket.
-        return try withUnsafeTemporaryAllocation(byteCount: NetlinkSocket.receiveSize, alignment: 8) { buf in
-            while true {
+        try withUnsafeTemporaryAllocation(byteCount: NetlinkSocket.receiveSize, alignment: 8) { buf in
+            while pending > 0 {
                 var from = sockaddr_nl()
                 var fromLen = socklen_t(MemoryLayout<sockaddr_nl>.size)
                 let n = withUnsafeMutablePointer(to: &from) {
@@ -79,9 +104,22 @@ public final class NetlinkSocket: @unchecked Sendable {
                     throw NetlinkError(errno: errno, message: "recv(netlink)")
                 }
                 let datagram = Array(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
-                if try collector.feed(datagram[...], senderPid: from.nl_pid) == .done { return collector.messages }
+                guard from.nl_pid == 0 else { continue }   // not from the kernel: ignore
+                let messages = try NetlinkMessage.parse(datagram[...])
+                for i in collectors.indices where results[i] == nil {
+                    do {
+                        if try collectors[i].feed(messages) == .done {
+                            results[i] = .success(collectors[i].messages)
+                            pending -= 1
+                        }
+                    } catch {
+                        results[i] = .failure(error)
+                        pending -= 1
+                    }
+                }
             }
         }
+        return results.map { $0! }
     }
 }
 

@@ -1,6 +1,4 @@
 import CEditLine
-import CLua
-import CLuaBridge
 import Glibc
 import LuaKit
 
@@ -28,7 +26,7 @@ final class REPL {
     func run() {
         while true {
             switch readStatement() {
-            case .compiled: evaluate()
+            case .compiled(let chunk): evaluate(chunk)
             case .failed(let message): report(message)
             case .dropped: continue
             case .end:
@@ -42,9 +40,9 @@ final class REPL {
     // MARK: Evaluation
 
     private enum Statement {
-        case compiled          // its function is on top of the stack
-        case failed(String)    // a syntax error that more input cannot fix
-        case dropped           // Ctrl-C while it was being typed
+        case compiled(LuaValue)   // ready to run
+        case failed(String)       // a syntax error that more input cannot fix
+        case dropped              // Ctrl-C while it was being typed
         case end
     }
 
@@ -58,15 +56,15 @@ final class REPL {
         case .end: return .end
         }
         if text.hasPrefix("=") { text = "return " + text.dropFirst() }   // Lua 5.1 habit
-        if (try? lua.load("return " + text, name: "=stdin")) != nil {
+        if let chunk = try? lua.compile("return " + text, name: "=stdin") {
             remember(text)
-            return .compiled
+            return .compiled(chunk)
         }
         while true {
             do {
-                try lua.load(text, name: "=stdin")
+                let chunk = try lua.compile(text, name: "=stdin")
                 remember(text)
-                return .compiled
+                return .compiled(chunk)
             } catch let status {
                 guard case .syntax(let message) = status, message.hasSuffix("<eof>") else {
                     remember(text)
@@ -81,16 +79,13 @@ final class REPL {
         }
     }
 
-    /// Runs the compiled chunk on top of the stack and prints its results.
-    private func evaluate() {
-        guard let L = lua.L else { return }
+    /// Runs a compiled statement and prints its results.
+    private func evaluate(_ chunk: LuaValue) {
         do {
-            let n = try lua.pcall()
-            if n > 0 { try lua.printResults(count: n) }
+            try lua.evaluate(chunk)
         } catch {
-            report((error as? LuaStatus)?.message ?? "\(error)")
+            report(error.message)
         }
-        lua_settop(L, 0)
         fflush(stdout)
     }
 
@@ -112,11 +107,9 @@ final class REPL {
             // Not a terminal: plain lines, no prompts (as `lua -` reads stdin).
             return Swift.readLine(strippingNewline: true).map(Input.line) ?? .end
         }
-        nslua_prompt_sigint_begin()
         let line = CEditLine.readline(prompt)
-        nslua_prompt_sigint_end()
         defer { free(line) }
-        if nslua_prompt_sigint_take() != 0 || REPL.interruptedAtPrompt {
+        if REPL.interruptedAtPrompt {
             REPL.interruptedAtPrompt = false
             fputs("^C\n", stdout)
             fflush(stdout)
@@ -151,8 +144,8 @@ final class REPL {
                 let n = Glibc.read(STDIN_FILENO, &c, 1)
                 if n == 1 { return Int32(c) }
                 if n < 0 && errno == EINTR {
-                    if nslua_terminate_signal() != 0 { return EOF }   // SIGTERM/SIGHUP: leave, tearing down
-                    if nslua_prompt_sigint_take() != 0 {
+                    if LuaInterrupt.terminateSignal != 0 { return EOF }   // SIGTERM/SIGHUP: leave, tearing down
+                    if LuaInterrupt.take() != 0 {
                         REPL.interruptedAtPrompt = true
                         return EOF
                     }

@@ -1,5 +1,3 @@
-import CLuaBridge
-import CNetSys
 import Glibc
 import LuaKit
 import NSLua
@@ -34,12 +32,11 @@ if sandboxed {
     if rootless && !options.sandbox {
         fputs("nslua: not running as root: using a private sandbox (user, network and mount namespaces); nothing in it is visible on the host\n", stderr)
     }
-    var step: UnsafePointer<CChar>?
-    if nsys_enter_sandbox(rootless ? 1 : 0, &step) != 0 {
-        let e = errno
-        let what = step.map { String(cString: $0) } ?? "unshare"
-        var message = "nslua: cannot make a sandbox: \(what): \(String(cString: strerror(e)))\n"
-        if rootless && (e == EPERM || e == EINVAL || e == ENOSPC || e == EACCES) {
+    do {
+        try Sandbox.enter(asUser: rootless)
+    } catch {
+        var message = "nslua: \(error)\n"
+        if rootless && error.kind == .privilege {
             message += "  Unprivileged user namespaces seem to be disabled on this machine (kernel.unprivileged_userns_clone = 0,\n"
                 + "  user.max_user_namespaces = 0, or an AppArmor/SELinux policy). Run nslua as root (sudo nslua ...),\n"
                 + "  or allow them: sysctl -w kernel.unprivileged_userns_clone=1 user.max_user_namespaces=15000\n"
@@ -64,33 +61,34 @@ if options.clean {
 
 // The crash journal (not in the sandbox: everything there dies with nslua).
 if !sandboxed {
-    let stale = Journal.staleRuns()
+    let (stale, unreadable) = Journal.staleRuns()
     if !stale.isEmpty {
         let names = stale.map(\.summary).filter { !$0.isEmpty }.joined(separator: ", ")
         fputs("nslua: warning: runs that died left objects behind\(names.isEmpty ? "" : " (\(names))"); `nslua --clean` removes them\n", stderr)
     }
-    do {
-        lab.recorder = try Journal(lab: lab)
-    } catch {
+    for j in unreadable {
+        fputs("nslua: warning: \(j.path): \(j.reason); `nslua --clean` deals with it\n", stderr)
+    }
+    lab.journal(in: Journal.directory) { error in
         fputs("nslua: warning: no crash journal (\(error)); `nslua --clean` cannot help if this run is killed\n", stderr)
     }
 }
 lab.keep = options.keep
 if options.trace { lab.tracer = { fputs("+ \($0)\n", stderr) } }
 
+LuaInterrupt.install()
+signal(SIGPIPE, SIG_IGN)
 let lua = Lua()
 let net = NetModule(lua: lua, lab: lab)
 Interruption.check = { LuaInterrupt.pending }
-signal(SIGPIPE, SIG_IGN)
-nslua_install_terminate_handlers()
 
-/// Tears the lab down (with the termination signals held off, so that a
-/// second Ctrl-C cannot cut it short) and reports what could not be removed.
-func teardown() {
-    nslua_block_signals(1)
+/// Tears the lab down for good (with the termination signals held off, so
+/// that a second Ctrl-C cannot cut it short) and reports what went wrong.
+func finalTeardown() {
+    LuaInterrupt.block(true)
     fflush(stdout)
-    for problem in net.teardown() { fputs("nslua: teardown: \(problem)\n", stderr) }
-    nslua_block_signals(0)
+    for problem in net.teardown(final: true) { fputs("nslua: teardown: \(problem)\n", stderr) }
+    LuaInterrupt.block(false)
 }
 
 // os.exit tears down first (Lua's own would skip it).
@@ -102,31 +100,36 @@ lua.setGlobal("__nslua_exit", lua.function("exit") { call in
     case .integer(let i): code = Int32(truncatingIfNeeded: i)
     default: throw call.typeError(1, "boolean or integer")
     }
-    teardown()
+    finalTeardown()
     exit(code)
 })
 _ = try? lua.run("os.exit = __nslua_exit; __nslua_exit = nil", name: "=init")
 
-var runner = Runner(argv: argv, options: options, lua: lua)
+let runner = Runner(argv: argv, options: options, lua: lua, net: net)
 var status = runner.run()
-if status == .scriptError, let failure = runner.failure, net.privilegeFailures.contains(where: { failure.contains($0) }) {
+if status == .scriptError, let kind = runner.failureKind, kind == "privilege" || kind == "unsupported" {
     status = .privilege   // the script died of a missing privilege or kernel feature
 }
-teardown()
+// Lua first: its finalizers run now, while the lab can still tear down what
+// they make; after that, nothing more can be made.
 lua.close()
-let signalled = nslua_terminate_signal()
+finalTeardown()
+let signalled = LuaInterrupt.terminateSignal
 exit(signalled != 0 ? 128 + signalled : status.rawValue)
 
 /// `nslua --clean`: removes what dead runs left, verifying each identity.
 func clean(_ lab: Lab) -> Int32 {
-    let runs = Journal.staleRuns()
-    if runs.isEmpty {
+    let (runs, unreadable) = Journal.staleRuns()
+    for j in unreadable {
+        print("nslua --clean: \(j.path): \(j.reason)" + (Journal.removeIfNothingWasMade(j) ? "; removed" : "; left alone (look at it, then remove it by hand)"))
+    }
+    if runs.isEmpty && unreadable.isEmpty {
         print("nslua --clean: nothing to clean")
         return 0
     }
     for run in runs {
-        let (removed, kept) = Journal.clean(run, lab: lab)
-        print("nslua --clean: run \(run.pid): removed \(removed.isEmpty ? "nothing" : removed.joined(separator: ", "))")
+        let (done, kept) = Journal.clean(run, lab: lab)
+        print("nslua --clean: run \(run.pid): removed \(done.isEmpty ? "nothing" : done.joined(separator: ", "))")
         for k in kept { print("nslua --clean: run \(run.pid): left alone \(k)") }
     }
     lab.keep = true   // never tear down what --clean opened

@@ -17,27 +17,38 @@ final class EncodingTests: XCTestCase {
     }
     func cstr(_ s: String) -> [UInt8] { Array(s.utf8) + [0] }
     let ifinfomsg = [UInt8](repeating: 0, count: 16)
-    let createFlags: UInt16 = 0x1 | 0x4 | 0x200 | 0x400   // REQUEST|ACK|EXCL|CREATE
+    /// REQUEST|ACK|ECHO|EXCL|CREATE: a create that hands the new link back.
+    let createFlags: UInt16 = 0x1 | 0x4 | 0x8 | 0x200 | 0x400
+    /// REQUEST|ACK|EXCL|CREATE: addresses and routes.
+    let addFlags: UInt16 = 0x1 | 0x4 | 0x200 | 0x400
+    let mac = MACAddress("02:00:00:00:00:01")!
+    let mac2 = MACAddress("02:00:00:00:00:02")!
 
     func testBridge() {
-        let body = ifinfomsg + attr(3, cstr("br0")) + attr(18, attr(1, cstr("bridge")))
+        let body = ifinfomsg + attr(3, cstr("br0")) + attr(1, mac.bytes) + attr(18, attr(1, cstr("bridge")))
         let expected = header(len: 16 + body.count, type: 16, flags: createFlags) + body
-        XCTAssertEqual(Requests.newBridge(name: "br0").bytes, expected)
-        XCTAssertEqual(expected.count, 56)
+        XCTAssertEqual(Requests.newBridge(name: "br0", mac: mac).bytes, expected)
+        XCTAssertEqual(expected.count, 68)
     }
 
     func testVethWithPeerInNamespace() {
-        let peer = ifinfomsg + attr(3, cstr("eth0")) + attr(28, u32(7))
+        let peer = ifinfomsg + attr(3, cstr("eth0")) + attr(1, mac2.bytes) + attr(28, u32(7))
         let info = attr(1, cstr("veth")) + attr(2, attr(1, peer))
-        let body = ifinfomsg + attr(3, cstr("v1")) + attr(18, info)
+        let body = ifinfomsg + attr(3, cstr("v1")) + attr(1, mac.bytes) + attr(18, info)
         let expected = header(len: 16 + body.count, type: 16, flags: createFlags) + body
-        XCTAssertEqual(Requests.newVeth(name: "v1", peer: "eth0", peerNamespaceFD: 7).bytes, expected)
+        XCTAssertEqual(Requests.newVeth(name: "v1", mac: mac, peer: "eth0", peerMAC: mac2, peerNamespaceFD: 7).bytes, expected)
     }
 
     func testVethSameNamespaceHasNoNetnsAttribute() {
-        let r = Requests.newVeth(name: "a", peer: "b", peerNamespaceFD: nil).bytes
+        let r = Requests.newVeth(name: "a", mac: nil, peer: "b", peerMAC: nil, peerNamespaceFD: nil).bytes
         let peer = ifinfomsg + attr(3, cstr("b"))
         let body = ifinfomsg + attr(3, cstr("a")) + attr(18, attr(1, cstr("veth")) + attr(2, attr(1, peer)))
+        XCTAssertEqual(r, header(len: 16 + body.count, type: 16, flags: createFlags) + body)
+    }
+
+    func testVethWithKernelChosenNamesHasNoNames() {
+        let r = Requests.newVeth(name: nil, mac: nil, peer: nil, peerMAC: nil, peerNamespaceFD: nil).bytes
+        let body = ifinfomsg + attr(18, attr(1, cstr("veth")) + attr(2, attr(1, ifinfomsg)))
         XCTAssertEqual(r, header(len: 16 + body.count, type: 16, flags: createFlags) + body)
     }
 
@@ -45,7 +56,7 @@ final class EncodingTests: XCTestCase {
         let p = try IPPrefix(parsing: "172.16.1.1/24")
         let ifaddrmsg: [UInt8] = [2, 24, 0, 0] + u32(5)
         let body = ifaddrmsg + attr(2, [172, 16, 1, 1]) + attr(1, [172, 16, 1, 1]) + attr(4, [172, 16, 1, 255])
-        let expected = header(len: 16 + body.count, type: 20, flags: createFlags) + body
+        let expected = header(len: 16 + body.count, type: 20, flags: addFlags) + body
         XCTAssertEqual(Requests.address(add: true, index: 5, prefix: p).bytes, expected)
     }
 
@@ -63,7 +74,7 @@ final class EncodingTests: XCTestCase {
         let rtmsg: [UInt8] = [2, 0, 0, 0, 254, 3, 0, 1] + u32(0)
         let body = rtmsg + attr(5, [10, 0, 0, 1])
         XCTAssertEqual(Requests.route(add: true, destination: nil, family: 2, gateway: gw, outputIndex: nil).bytes,
-                       header(len: 16 + body.count, type: 24, flags: createFlags) + body)
+                       header(len: 16 + body.count, type: 24, flags: addFlags) + body)
     }
 
     func testDeviceRouteHasLinkScopeAndNetworkAddress() throws {
@@ -71,7 +82,7 @@ final class EncodingTests: XCTestCase {
         let rtmsg: [UInt8] = [2, 16, 0, 0, 254, 3, 253, 1] + u32(0)
         let body = rtmsg + attr(1, [10, 1, 0, 0]) + attr(4, u32(9))
         XCTAssertEqual(Requests.route(add: true, destination: dst, family: 2, gateway: nil, outputIndex: 9).bytes,
-                       header(len: 16 + body.count, type: 24, flags: createFlags) + body)
+                       header(len: 16 + body.count, type: 24, flags: addFlags) + body)
     }
 
     func testSetLinkUpAndMTU() {

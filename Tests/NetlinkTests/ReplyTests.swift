@@ -50,6 +50,22 @@ final class ReplyTests: XCTestCase {
         }
     }
 
+    /// A batch: one datagram answers several requests; each collector takes
+    /// only its own sequence number (an echoed link, then its ACK), and one
+    /// request's error does not touch another's outcome.
+    func testBatchedRepliesGoToTheirOwnRequests() throws {
+        let datagram = message(type: RTM.NEWLINK, seq: 5, payload: linkPayload(index: 7, name: "br0"))
+            + message(type: NL.ERROR, flags: NL.F_CAPPED, seq: 5, payload: errorPayload(errno: 0))
+            + message(type: NL.ERROR, flags: NL.F_CAPPED, seq: 6, payload: errorPayload(errno: 17))
+        let messages = try NetlinkMessage.parse(datagram[...])
+        var first = ReplyCollector(seq: 5, isDump: false)
+        var second = ReplyCollector(seq: 6, isDump: false)
+        XCTAssertEqual(try first.feed(messages), .done)
+        XCTAssertEqual(first.messages.count, 1, "the echo of the created link")
+        XCTAssertEqual(try LinkMessage(first.messages[0]).index, 7)
+        XCTAssertThrowsError(try second.feed(messages)) { XCTAssertEqual(($0 as? NetlinkError)?.errno, 17) }
+    }
+
     func testErrorWithoutExtendedAck() {
         var c = ReplyCollector(seq: 9, isDump: false)
         let err = message(type: NL.ERROR, flags: NL.F_CAPPED, seq: 9, payload: errorPayload(errno: 19))

@@ -11,6 +11,12 @@ int nsys_unshare(int flags);
 pid_t nsys_gettid(void);
 int nsys_pipe2(int fds[2]);   // pipe2(O_CLOEXEC)
 
+/// 1 when the calling thread has CAP_NET_ADMIN and CAP_SYS_ADMIN (effective),
+/// 0 when it lacks one, -1 when it cannot tell.
+int nsys_has_admin_caps(void);
+/// pidfd_open(2): an fd that becomes readable when `pid` exits (Linux 5.3+).
+int nsys_pidfd_open(pid_t pid);
+
 extern const int NSYS_CLONE_NEWNET;
 extern const int NSYS_CLONE_NEWNS;
 extern const int NSYS_CLONE_NEWUSER;
@@ -19,10 +25,18 @@ extern const int NSYS_CLONE_NEWUSER;
 /// the way `ip netns exec` does: setns, a private mount namespace with / made
 /// a slave, a fresh sysfs on /sys, and /etc/netns/NAME/* bound over /etc/*
 /// (when `name` is non-NULL). stdin/stdout/stderr of the child are the given
-/// fds. `err_fd` is a CLOEXEC pipe: if exec fails, the child writes
-/// "step:errno" to it and exits 127. Returns the pid, or -1 with errno.
+/// fds. The child leads a process group of its own (its pid), and dies with
+/// the calling thread (PR_SET_PDEATHSIG): a program nslua started never
+/// outlives a killed nslua. `report_fd` is a CLOEXEC pipe: if exec fails, the
+/// child writes "step:errno" to it and exits 127. Returns the pid, or -1 with errno.
 pid_t nsys_spawn_in_netns(int netns_fd, const char *name, char *const argv[],
                           int in_fd, int out_fd, int err_fd, int report_fd);
+
+/// getrandom(2).
+long nsys_getrandom(void *buf, unsigned long n);
+
+/// O_NONBLOCK on `fd`.
+int nsys_set_nonblocking(int fd);
 
 /// Moves the calling process (which must still be single-threaded) into a
 /// sandbox: private network and mount namespaces (and a user namespace
