@@ -36,7 +36,9 @@ for t in tests/test_*.sh; do
     [ -n "${VERBOSE:-}" ] && sed 's/^/     /' "$log"
   else
     failed=$((failed + 1)); failed_names+=("$name"); echo "FAIL $name (${secs}s)"
-    sed 's/^/     /' "$log" | tail -n 60
+    grep -F "not ok:" "$log" | sed 's/^/     /'
+    echo "     --- last lines of its output:"
+    sed 's/^/     /' "$log" | tail -n 40
   fi
   rm -f "$log"
 done

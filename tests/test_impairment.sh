@@ -76,7 +76,9 @@ ip -n foreign link add fbr type bridge
 printf 'net.open("foreign"):link("fbr"):rate("5mbit")\nos.execute("tc -n foreign qdisc show dev fbr")\n' > "$WORK/foreign.lua"
 run_nslua "$WORK/foreign.lua"
 check_contains "rate on a foreign link applied" "$OUT" "qdisc tbf 1: root"
-check_eq "and removed at teardown" "" "$(tc -j -n foreign qdisc show dev fbr | jq -r '[.[] | select(.kind == "tbf")] | length | select(. > 0)')"
+tc -j -n foreign qdisc show dev fbr > "$WORK/after-foreign.json"
+check_eq "tc reads the foreign link's qdiscs after the run" 0 "$?"
+check_eq "and the tbf was removed at teardown" "0" "$(jq '[.[] | select(.kind == "tbf")] | length' "$WORK/after-foreign.json")"
 check "the foreign link itself stays" ip -n foreign link show fbr
 ip netns del foreign
 

@@ -73,8 +73,8 @@ check "SIGTERM in a busy loop: only what was there before" wait_gone "$before"
 
 # The REPL: Ctrl-D (end of input) and os.exit tear down.
 make_lab ''
-printf 'print(#net.list())\n' | "$NSLUA" -i "$WORK/lab.lua" > "$WORK/repl.out" 2>&1
-check_contains "REPL -i sees the lab" "$(cat "$WORK/repl.out")" "4"
+printf 'print("LIST " .. table.concat(net.list(), ","))\n' | "$NSLUA" -i "$WORK/lab.lua" > "$WORK/repl.out" 2>&1
+check_contains "REPL -i sees the lab" "$(cat "$WORK/repl.out")" "LIST keepme,life1,life2,life3"
 check "REPL end of input: only what was there before" wait_gone "$before"
 printf 'os.exit(3)\nprint("not reached")\n' | "$NSLUA" -i "$WORK/lab.lua" > "$WORK/repl.out" 2>&1
 check_eq "REPL os.exit(3)" 3 "$?"
@@ -212,8 +212,11 @@ check_contains "sandboxed run 1 pinged" "$(cat "$WORK/sb1.out")" "ok	1"
 check_contains "sandboxed run 2 pinged" "$(cat "$WORK/sb2.out")" "ok	1"
 
 # SIGKILL of a sandboxed run leaves nothing at all.
-"$NSLUA" --sandbox "$WORK/lab.lua" > /dev/null 2>&1 &
-sleep 0.5; kill -KILL $!; wait $! 2>/dev/null
+"$NSLUA" --sandbox "$WORK/lab.lua" > "$WORK/sb3.out" 2>&1 &
+sbpid=$!
+for _ in $(seq 200); do grep -q ready "$WORK/sb3.out" 2>/dev/null && break; sleep 0.02; done
+check "the sandboxed lab came up before it was killed" grep -q ready "$WORK/sb3.out"
+kill -KILL $sbpid; wait $sbpid 2>/dev/null
 check_eq "SIGKILLed sandbox leaves nothing" "$before" "$(state)"
 
 # --- rootless: the same lab as nobody, with ping and capture -------------------------

@@ -21,8 +21,8 @@ wait_for() {
 $T new-session -d -s repl -x 150 -y 40 "$NSLUA"
 check "prompt appears" wait_for "nslua>"
 
-type_line "1 + 1"
-check "expression printed" wait_for "2"
+type_line "1234 + 4321"
+check "expression printed" wait_for "5555"
 type_line "for i = 1, 3 do"
 check "continuation prompt" wait_for ">>"
 type_line "io.write(i, ',')"

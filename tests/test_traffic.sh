@@ -12,6 +12,8 @@ b:addr("172.16.1.2/24"):addr("fd00::2/64", {nodad = true}):up()
 # --- ping against iputils ping on the same path ----------------------------------
 s=$(lab ping <<LUA
 $setup
+-- Both sides resolve each other first (ARP), so that nslua and iputils time the same warm path.
+ns2:ping("172.16.1.1", {count = 1})
 local r = ns2:ping("172.16.1.1", {count = 5, interval = 0.05})
 print("NSLUA", r.sent, r.received, r.loss, r.avg, #r.rtts, #r.errors)
 print(r)
@@ -104,6 +106,11 @@ hosts[4]:link("eth0"):down()
 local some = net.pingall(hosts, {quiet = true})
 print("SOME", some.sent, some.received, some.dropped)
 print(some)
+-- A host with no address is reported, not counted: only pairs tried count.
+local bare = net.ns("bare")
+local withbare = net.pingall({hosts[1], hosts[2], bare}, {quiet = true})
+print("BARE", withbare.sent, withbare.received, withbare.dropped, table.concat(withbare.unaddressed, ","))
+print(withbare)
 LUA
 )
 run_nslua "$s"
@@ -115,6 +122,8 @@ check_contains "matrix row" "$OUT" "h1 -> h2 h3 h4 h5 h6 h7 h8 h9 h10"
 check_eq "one host down: exactly its 18 pairs dropped" "SOME 90 72 18" "$(echo "$OUT" | grep '^SOME' | tr '\t' ' ')"
 check_contains "its row is all X" "$OUT" "h4 -> X X X X X X X X X"
 check_contains "others cannot reach it" "$OUT" "h1 -> h2 h3 X h5"
+check_eq "a host with no address is not counted as drops" "BARE 2 2 0 bare" "$(echo "$OUT" | grep '^BARE' | tr '\t' ' ')"
+check_contains "it is reported" "$OUT" "bare -> (no address: not tried)"
 check_clean "pingall:"
 
 # --- exec ---------------------------------------------------------------------------
@@ -233,6 +242,8 @@ for _, p in ipairs(cap:packets()) do print(p.summary) end
 LUA
 )
 run_nslua "$s"
+check_eq "capture2 lab runs" 0 "$RC"
+check "tcpdump reads its file" tcpdump -n -r "$WORK/cap2.pcap"
 tcpdump -n -r "$WORK/cap2.pcap" 2>/dev/null | cut -d' ' -f2- | grep -E '^(ARP|IP |IP6 .*echo|IP6 .*neighbor)' > "$WORK/tcpdump2.txt"
 echo "$OUT" | grep -E '^(ARP|IP |IP6 .*echo|IP6 .*neighbor)' > "$WORK/nslua2.txt"
 check_eq "ARP, IPv4 and ICMPv6 summaries match tcpdump" "$(cat "$WORK/tcpdump2.txt")" "$(cat "$WORK/nslua2.txt")"

@@ -201,7 +201,12 @@ public final class Capture: @unchecked Sendable {
             fflush(nil)
             fd = dup(STDOUT_FILENO)   // closing the dump must not close stdout
         } else {
-            fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL), 0o644)
+            var made = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL), 0o644)
+            var st = stat()
+            if made < 0 && errno == EEXIST && lstat(path, &st) == 0 && st.st_mode & S_IFMT != S_IFREG && st.st_mode & S_IFMT != S_IFLNK {
+                made = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)   // a device or a FIFO: nothing to overwrite
+            }
+            fd = made
         }
         guard fd >= 0 else {
             if errno == EEXIST { throw LabError(.kernel(EEXIST), "File exists", "\(Validate.shown(path)) exists; save(path, {overwrite = true}) replaces it") }

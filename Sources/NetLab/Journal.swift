@@ -292,7 +292,7 @@ extension Journal {
                 }
             case "link" where f.count == 6 || f.count == 7, "moved" where f.count == 8:
                 let moved = f[0] == "moved"
-                let o = moved ? 3 : 0
+                let o = moved ? 2 : 0
                 guard let s = Int(f[1]), let id = Int(f[2 + o]), let index = Int32(f[3 + o]), let name = ifName(f[5 + o]) else { continue }
                 var l = run.links[s] ?? .init(serial: s)
                 l.places.append(id)
@@ -379,9 +379,14 @@ extension Journal {
             }
         }
 
-        // 2. Its namespaces (and everything in them).
+        // 2. Its namespaces (and everything in them). One it was killed
+        // before mounting is an empty file that is not a mount.
         for (id, r) in run.namespaces.sorted(by: { $0.key < $1.key }) where r.owned && !r.removed {
-            guard let ns = resolved[id], let name = r.name else { continue }
+            guard let name = r.name else { continue }
+            guard let ns = resolved[id] else {
+                if lab.removeUnmountedNamespaceFile(name) { done.append("netns \(name) (half-made)") }
+                continue
+            }
             ns.release()
             switch lab.unmountNamespace(name) {
             case nil: done.append("netns \(name)")

@@ -154,9 +154,8 @@ final class Ledger {
 
     /// A link moved (and maybe renamed). A foreign link remembers where it
     /// came from the first time, so that teardown can put it back.
-    func moved(_ l: Link, from: Namespace, to ns: Namespace, index: Int32, mac: MACAddress?) {
+    func moved(_ l: Link, from: Namespace, name originalName: String, to ns: Namespace, index: Int32, mac: MACAddress?) {
         live[LinkKey(namespace: ObjectIdentifier(l.namespace), index: l.index)] = nil
-        let originalName = l.lastName
         l.namespace = ns
         l.index = index
         live[LinkKey(namespace: ObjectIdentifier(ns), index: index)] = l

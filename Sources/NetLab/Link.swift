@@ -20,6 +20,9 @@ public final class Link: @unchecked Sendable {
     /// For a link this run did not make but moved: where it came from, and its
     /// name there. Teardown puts it back.
     var origin: (namespace: Namespace, name: String)?
+    /// IPv6 addresses given with `nodad` (usable at once, once the kernel has
+    /// finished bringing the link up).
+    var nodadAddresses: [IPAddress] = []
     /// The other end, for a veth this run made; the bridge this run put it on.
     weak var peerLink: Link?
     weak var masterLink: Link?
@@ -76,23 +79,49 @@ public final class Link: @unchecked Sendable {
     }
 
     /// Equivalent to `ip link set DEV up`. When it returns, the link is ready
-    /// for traffic: the kernel applies carrier changes in its link watcher up
-    /// to a second later, and until then the link drops what it sends. A
-    /// lookup of the link (RTM_GETLINK) applies them at once (rtnl_getlink
-    /// calls linkwatch_sync_dev), so nslua asks for this link, its veth peer
-    /// and their bridges right after.
+    /// for traffic. The kernel applies carrier changes in its link watcher,
+    /// up to a second later, and until then the link drops what it sends (its
+    /// qdisc is still "noop"). A lookup of the link (RTM_GETLINK) applies them
+    /// at once (rtnl_getlink calls linkwatch_sync_dev, Linux 6.8+), so nslua
+    /// looks up this link, its veth peer and their bridges right after, and
+    /// again while one is still waiting (the watcher may hold its event).
     public func up() throws(LabError) {
         try checkAlive()
         lab?.trace(ip: "link set dev \(lastName) up", in: namespace)
         let results = try namespace.requests([Requests.setLink(index: index, .init(up: true)),
                                               Requests.getLink(index: index)])
-        if case .failure(let e) = results[0] { throw LabError(e.kind, e.reason, [e.detail, "up on \(label)"].compactMap { $0 }.joined(separator: "; ")) }
-        var synced: Set<ObjectIdentifier> = [ObjectIdentifier(self)]
-        for other in [masterLink, peerLink, peerLink?.masterLink] {
-            guard let other, !other.isDeleted, !other.namespace.isDeleted,
-                  synced.insert(ObjectIdentifier(other)).inserted else { continue }
-            _ = try? other.namespace.request(Requests.getLink(index: other.index))
+        if case .failure(let e) = results[0] {
+            throw LabError(e.kind, e.reason, [e.detail, "up on \(label)"].compactMap { $0 }.joined(separator: "; "))
         }
+        var pending: [Link] = []
+        if case .success(let reply) = results[1], let m = reply.first.flatMap({ try? LinkMessage($0) }),
+           m.isWaitingForActivation { pending.append(self) }
+        var seen: Set<ObjectIdentifier> = [ObjectIdentifier(self)]
+        for other in [masterLink, peerLink, peerLink?.masterLink] {
+            guard let other, !other.isDeleted, !other.namespace.isDeleted, seen.insert(ObjectIdentifier(other)).inserted else { continue }
+            if let m = try? other.namespace.linkMessage(index: other.index), m.isWaitingForActivation { pending.append(other) }
+        }
+        // The watcher had taken an event already: it finishes within moments.
+        // Then the `nodad` IPv6 addresses at both ends: applying the carrier
+        // change queues their (skipped) DAD, and until that work has run the
+        // link has not joined their solicited-node groups, so a neighbour
+        // solicitation for them is dropped (and retried a second later).
+        var joining = [self, peerLink].compactMap { $0 }.filter { !$0.nodadAddresses.isEmpty && !$0.isDeleted }
+        var tries = 0
+        while !(pending.isEmpty && joining.isEmpty) && tries < 200 {
+            if tries > 0 { usleep(1000) }
+            tries += 1
+            pending = pending.filter { l in (try? l.namespace.linkMessage(index: l.index))?.isWaitingForActivation ?? false }
+            joining = joining.filter { !$0.hasJoinedSolicitedNodeGroups() }
+        }
+    }
+
+    /// Whether the link receives neighbour solicitations for all its `nodad` addresses.
+    private func hasJoinedSolicitedNodeGroups() -> Bool {
+        guard let groups = try? namespace.dump(Requests.dumpMulticastGroups()) else { return true }
+        let joined = Set(groups.compactMap { try? MulticastGroupMessage($0) }
+            .filter { $0.index == UInt32(bitPattern: index) }.map(\.group))
+        return nodadAddresses.allSatisfy { $0.solicitedNodeGroup.map(joined.contains) ?? true }
     }
 
     /// Equivalent to `ip link set DEV down`.
@@ -165,8 +194,9 @@ public final class Link: @unchecked Sendable {
         guard let m = try target.linkMessage(named: finalName) else {
             throw .notFound("No such device", "\(finalName) did not appear in \(target.displayName)")
         }
+        let oldName = lastName
         lastName = finalName
-        lab?.ledger.moved(self, from: from, to: target, index: m.index, mac: m.mac)
+        lab?.ledger.moved(self, from: from, name: oldName, to: target, index: m.index, mac: m.mac)
     }
 
     /// Equivalent to `ip link del DEV`, for a link this run made.
@@ -198,6 +228,14 @@ public final class Link: @unchecked Sendable {
             try namespace.request(Requests.address(add: true, index: index, prefix: prefix, flags: nodad ? IFA.F_NODAD : 0))
         } catch where error.kind == .kernel(EEXIST) {
             throw LabError(error.kind, error.reason, "\(label) already has \(prefix)")
+        }
+        if nodad && !prefix.address.isV4 {
+            nodadAddresses.append(prefix.address)
+            // On a link already running, usable when this returns (see up()).
+            if let m = try? message(), m.flags & IFF.LOWER_UP != 0 {
+                var tries = 0
+                while !hasJoinedSolicitedNodeGroups() && tries < 200 { usleep(1000); tries += 1 }
+            }
         }
     }
 

@@ -43,6 +43,7 @@ public enum RTM {
     public static let NEWROUTE: UInt16 = 24, DELROUTE: UInt16 = 25, GETROUTE: UInt16 = 26
     public static let NEWNEIGH: UInt16 = 28, DELNEIGH: UInt16 = 29, GETNEIGH: UInt16 = 30
     public static let NEWQDISC: UInt16 = 36, DELQDISC: UInt16 = 37, GETQDISC: UInt16 = 38
+    public static let GETMULTICAST: UInt16 = 58
 }
 
 /// Link attributes (IFLA_*).
@@ -58,7 +59,7 @@ public enum IFLA {
 /// Address attributes (IFA_*).
 public enum IFA {
     public static let ADDRESS: UInt16 = 1, LOCAL: UInt16 = 2, LABEL: UInt16 = 3, BROADCAST: UInt16 = 4
-    public static let FLAGS: UInt16 = 8
+    public static let MULTICAST: UInt16 = 7, FLAGS: UInt16 = 8
     public static let F_NODAD: UInt32 = 0x02, F_PERMANENT: UInt32 = 0x80
 }
 

@@ -35,6 +35,8 @@ public struct LinkMessage: Equatable, Sendable {
     public var link: Int32?
     public var linkNetnsID: Int32?
     public var stats: LinkStats?
+    /// The root qdisc's kind ("noqueue", "noop" while transmit is not yet active).
+    public var qdisc: String?
 
     public var isUp: Bool { flags & IFF.UP != 0 }
 
@@ -52,7 +54,12 @@ public struct LinkMessage: Equatable, Sendable {
         linkNetnsID = a.u32(IFLA.LINK_NETNSID).map { Int32(bitPattern: $0) }
         kind = try a.nested(IFLA.LINKINFO)?.string(IFLA.INFO_KIND)
         stats = LinkStats(a[IFLA.STATS64])
+        qdisc = a.string(IFLA.QDISC)
     }
+
+    /// Carrier is on but the kernel has not yet activated transmit (its link
+    /// watcher has not run): what is sent now is dropped.
+    public var isWaitingForActivation: Bool { flags & IFF.LOWER_UP != 0 && qdisc == "noop" }
 }
 
 /// An address as RTM_NEWADDR describes it.
@@ -134,5 +141,29 @@ public struct NeighborMessage: Equatable, Sendable {
                                          (0x10, "PROBE"), (0x20, "FAILED"), (0x40, "NOARP"), (0x80, "PERMANENT")]
         let set = names.filter { state & $0.0 != 0 }.map(\.1)
         return set.isEmpty ? "NONE" : set.joined(separator: ",")
+    }
+}
+
+/// A multicast group a link has joined (RTM_GETMULTICAST reply, IPv6).
+public struct MulticastGroupMessage: Equatable, Sendable {
+    public var index: UInt32
+    public var group: IPAddress
+
+    public init(_ m: NetlinkMessage) throws(MalformedReply) {
+        let (fixed, a) = try m.fixedAndAttributes(IfAddrMsg.size, "ifaddrmsg")
+        guard let raw = a[IFA.MULTICAST], let group = IPAddress(bytes: Array(raw)) else {
+            throw MalformedReply(reason: "multicast group without IFA_MULTICAST")
+        }
+        index = IfAddrMsg(decoding: fixed).index
+        self.group = group
+    }
+}
+
+extension IPAddress {
+    /// The solicited-node multicast group of an IPv6 address (RFC 4291 2.7.1):
+    /// where neighbour solicitations for it are sent.
+    public var solicitedNodeGroup: IPAddress? {
+        guard !isV4 else { return nil }
+        return IPAddress(bytes: [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff] + bytes[13..<16])
     }
 }

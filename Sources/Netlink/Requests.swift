@@ -147,6 +147,13 @@ public enum Requests {
         return r
     }
 
+    /// `ip maddr show` for IPv6: the multicast groups each link has joined.
+    public static func dumpMulticastGroups() -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.GETMULTICAST, flags: NL.F_DUMP)
+        r.append(IfAddrMsg(family: AF.INET6, prefixLength: 0, index: 0))
+        return r
+    }
+
     /// `ip neigh show`.
     public static func dumpNeighbors(family: UInt8 = AF.UNSPEC) -> NetlinkRequest {
         var r = NetlinkRequest(type: RTM.GETNEIGH, flags: NL.F_DUMP)

@@ -28,7 +28,7 @@ fresh()
 
 local function pool()
   local f = fixtures
-  return {
+  return table.pack(
     nil, true, false, 0, -1, 1.5, 2^31, 2^63 - 1, math.mininteger, math.huge, -math.huge, 0/0, 1e308,
     "", "x", string.rep("x", 15), string.rep("y", 16), string.rep("z", 300), "a/b", "a b", "a\0b", "..", ".",
     "tab\tname", "10.0.0.1/33", "10.0.0.300/24", "fd00::1/129", "1.2.3.4", "::1", "zz:zz:zz:zz:zz:zz",
@@ -36,8 +36,8 @@ local function pool()
     {}, {1, 2}, {bogus = 1}, {ns = 5}, {peer_ns = "nonexistent-ns"}, {count = -1}, {filter = {}},
     {via = "x"}, {dev = {}}, {"ls", stdin = 5}, {timeout = 0/0},
     print, coroutine.create(function() end), io.stdout,
-    f.ns, f.other, f.a, f.b, f.br, f.deadlink, f.deadns, f.deletedlink, f.cap, net.host,
-  }
+    f.ns, f.other, f.a, f.b, f.br, f.deadlink, f.deadns, f.deletedlink, f.cap, net.host
+  )
 end
 
 local net_functions = {"ns", "open", "list", "namespaces", "veth", "bridge", "sleep", "pingall", "show", "keep"}
@@ -47,10 +47,10 @@ local link_methods = {"into", "addr", "deladdr", "addrs", "up", "down", "master"
                       "delete", "peer", "stats", "info", "netem", "rate"}
 local cap_methods = {"stop", "packets", "wait", "save"}
 
-local function pick(t) return t[math.random(#t)] end
+local function pick(t) return t[math.random(t.n or #t)] end
 local function args(n)
   local p, out = pool(), {}
-  for i = 1, n do out[i] = p[math.random(44 + 14)] end   -- includes nils (holes)
+  for i = 1, n do out[i] = p[math.random(p.n)] end   -- every entry, nils (holes) included
   return out
 end
 
@@ -64,7 +64,10 @@ local function try(name, f, ...)
   if not ok then
     failed = failed + 1
     local msg = tostring(err)
-    if not msg:find(name, 1, true) then unnamed[#unnamed + 1] = name .. ": " .. msg end
+    -- Named: the call quoted ("net.veth(", "a0:addr(") or lauxlib's "to 'veth'" / "to 'net.keep'".
+    if not msg:find("[%.':]" .. name .. "['(]") then
+      unnamed[#unnamed + 1] = name .. ": " .. msg
+    end
   end
 end
 
