@@ -159,7 +159,7 @@ extension Namespace {
     /// Equivalent to `ip -br link`, as values.
     public func linkInfos() throws(LabError) -> [LinkInfo] {
         let messages = try linkMessages()
-        let names = Dictionary(messages.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let names = Namespace.names(of: messages)
         return messages.map { LinkInfo($0, peerName: $0.link.flatMap { names[$0] }) }
     }
 
@@ -176,12 +176,13 @@ extension Namespace {
     public func showText() throws(LabError) -> String {
         let isHost = name == nil
         var out = displayName + (owned || isHost ? "" : " (opened, not owned)") + "\n"
-        var links = try linkMessages()
+        let all = try linkMessages()
+        let names = Namespace.names(of: all)
+        var links = all
         if isHost, let lab {
             let mine = Set(lab.ownedLinks.filter { $0.namespace === self && !$0.isDeleted }.map(\.index))
             links = links.filter { mine.contains($0.index) }
         }
-        let names = try linkNames()
         let addrs = Dictionary(grouping: try addressMessages(), by: \.index)
         let width = max(8, links.map(\.name.count).max() ?? 0)
         for m in links {

@@ -135,8 +135,10 @@ public final class Namespace: @unchecked Sendable {
     }
 
     /// ifindex -> name of every link here.
-    func linkNames() throws(LabError) -> [Int32: String] {
-        Dictionary(try linkMessages().map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
+    func linkNames() throws(LabError) -> [Int32: String] { Namespace.names(of: try linkMessages()) }
+
+    static func names(of messages: [LinkMessage]) -> [Int32: String] {
+        Dictionary(messages.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The id this namespace gives `other` (IFLA_LINK_NETNSID), or nil. An id,

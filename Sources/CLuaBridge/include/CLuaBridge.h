@@ -88,7 +88,6 @@ void nslua_sethook(lua_State *L);
 
 // ---- Lua's macros, as functions Swift can call --------------------------------
 
-static inline int nslua_upvalueindex(int i) { return lua_upvalueindex(i); }
 static inline int nslua_registryindex(void) { return LUA_REGISTRYINDEX; }
 static inline void nslua_pop(lua_State *L, int n) { lua_pop(L, n); }
 static inline const char *nslua_tostring(lua_State *L, int i) { return lua_tostring(L, i); }
