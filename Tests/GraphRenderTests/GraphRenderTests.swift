@@ -33,6 +33,13 @@ final class GraphRenderTests: XCTestCase {
         let text = String(decoding: svg, as: UTF8.self)
         XCTAssertTrue(text.hasPrefix("<?xml"), String(text.prefix(80)))
 
+        // XMLParser rejects mismatched tags and bad entities (XMLDocument
+        // recovers from both); neither notices a missing end, hence the
+        // suffix check.
+        let parser = XMLParser(data: Data(svg))
+        XCTAssertTrue(parser.parse(), "\(parser.parserError.map(String.init(describing:)) ?? "")")
+        XCTAssertTrue(text.hasSuffix("</svg>\n"), String(text.suffix(80)))
+
         let doc = try XMLDocument(data: Data(svg))
         let root = try XCTUnwrap(doc.rootElement())
         XCTAssertEqual(root.name, "svg")
