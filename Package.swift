@@ -8,10 +8,11 @@ let package = Package(
         .executable(name: "nslua", targets: ["nslua"]),
     ],
     targets: [
-        // System libraries (Debian: liblua5.4-dev, libedit-dev, libpcap-dev).
+        // System libraries (Debian: liblua5.4-dev, libedit-dev, libpcap-dev, libgraphviz-dev).
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "CGraphviz", pkgConfig: "libgvc", providers: [.apt(["libgraphviz-dev"])]),
 
         // Lua side: C trampolines and macro wrappers, then the Swift face of a Lua state.
         .target(name: "CLuaBridge", dependencies: ["CLua"]),
@@ -21,6 +22,9 @@ let package = Package(
         .target(name: "CNetSys"),
         .target(name: "Netlink"),
         .target(name: "NetLab", dependencies: ["Netlink", "CNetSys", "CPcap"]),
+
+        // DOT text to SVG/PNG through libgvc, in-process (no Lua, no network).
+        .target(name: "GraphRender", dependencies: ["CGraphviz"]),
 
         // The `net` module: NetLab objects bound to Lua.
         .target(name: "NSLua", dependencies: ["LuaKit", "NetLab"]),
@@ -33,5 +37,6 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         .testTarget(name: "NSLuaTests", dependencies: ["NSLua", "NetLab", "LuaKit"]),
         .testTarget(name: "NetLabTests", dependencies: ["NetLab", "Netlink"]),
+        .testTarget(name: "GraphRenderTests", dependencies: ["GraphRender"]),
     ]
 )
