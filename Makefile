@@ -1,7 +1,7 @@
 # nslua — `make run` sets up and runs the bundled labs; `make test` runs every test.
 SWIFT      ?= swift
 PREFIX     ?= /usr/local
-APT_PKGS   := liblua5.4-dev libedit-dev libpcap-dev libgraphviz-dev pkg-config iproute2 iputils-ping tcpdump tmux strace jq util-linux
+APT_PKGS   := liblua5.4-dev libedit-dev libpcap-dev libgraphviz-dev pkg-config iproute2 iputils-ping tcpdump tmux strace jq util-linux graphviz
 BIN        := .build/release/nslua
 DEBUG_BIN  := .build/debug/nslua
 

@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "NSLua", dependencies: ["LuaKit", "NetLab"]),
 
         // Language mode 5: the REPL drives libedit and stdio through C globals.
-        .executableTarget(name: "nslua", dependencies: ["NSLua", "LuaKit", "CEditLine", "NetLab"],
+        .executableTarget(name: "nslua", dependencies: ["NSLua", "LuaKit", "CEditLine", "NetLab", "GraphRender"],
                           swiftSettings: [.swiftLanguageMode(.v5)]),
 
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit"]),

@@ -98,7 +98,7 @@ check_clean "bad ping:"
 # --- pingall on a bridge of 10 namespaces -------------------------------------------
 s=$(lab pingall <<'LUA'
 local topo = require "nslua.topo"
-local hosts = topo.star(10, {prefix = "10.0.0.0/24"})
+local hosts = topo.star(10, {prefix = "10.0.0.0/24"}):hosts()
 local all = net.pingall(hosts)
 print("ALL", all.sent, all.received, all.dropped)
 -- One host's link down: exactly its pairs drop (9 to it, 9 from it).

@@ -33,6 +33,10 @@ extension Lua {
                 push(v, on: L)
                 lua_rawset(L, -3)
             }
+            if let mt = t.metatable {
+                push(mt, on: L)
+                if nslua_istable(L, -1) != 0 { lua_setmetatable(L, -2) } else { nslua_pop(L, 1) }
+            }
         case .ref(let r):
             lua_rawgeti(L, nslua_registryindex(), lua_Integer(r.ref))
         case .object(let o):

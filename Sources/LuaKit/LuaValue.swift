@@ -70,13 +70,22 @@ extension LuaValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
 }
 
 /// A Lua table copied into Swift: the sequence 1...n, and every other key.
+/// A table made in Swift may carry a metatable, set when it is pushed (a
+/// table copied from Lua never does: metatables are not copied).
 public struct LuaTable: Hashable, Sendable {
     public var array: [LuaValue]
     public var hash: [LuaValue: LuaValue]
+    /// Kept in an array: a value type cannot hold itself directly.
+    private var metatableStorage: [LuaValue] = []
+    public var metatable: LuaValue? {
+        get { metatableStorage.first }
+        set { metatableStorage = newValue.map { [$0] } ?? [] }
+    }
 
-    public init(array: [LuaValue] = [], hash: [LuaValue: LuaValue] = [:]) {
+    public init(array: [LuaValue] = [], hash: [LuaValue: LuaValue] = [:], metatable: LuaValue? = nil) {
         self.array = array
         self.hash = hash
+        self.metatable = metatable
     }
 
     /// A table with string keys.

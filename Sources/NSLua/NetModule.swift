@@ -15,8 +15,6 @@ public final class NetModule {
     let namespaceClass = LuaClass<Namespace>("Namespace")
     let linkClass = LuaClass<Link>("Link")
     var functions: [String: LuaFunction] = [:]
-    /// Lua helpers defined once (records that print like iproute2's output).
-    private(set) var helpers: [String: LuaValue] = [:]
 
     public init(lua: Lua, lab: Lab) {
         self.lua = lua
@@ -99,39 +97,51 @@ public final class NetModule {
         net["host"] = .object(lab.host)
         lua.setGlobal("net", .table(net))
         if let show = functions["show"] { lua.setGlobal("show", lua.function("show", show)) }
-        let loaded = try? lua.run(NetModule.luaHelpers, name: "=nslua")
-        if let records = loaded?.first { helpers["records"] = records }
+        let loaded = (try? lua.run(NetModule.luaHelpers, name: "=nslua")) ?? []
+        if loaded.count == 2 { (rowToString, listToString) = (loaded[0], loaded[1]) }
     }
 
-    /// Defined once in Lua: `records(rows, lines)` gives each row (a plain
-    /// table) and the list a `__tostring` that prints the line the kernel's
-    /// tool would print (`ip route`, `ip neigh`, ...); the tables stay plain
-    /// for scripts.
+    /// `__tostring` of a record row (its `__text`) and of a list of records
+    /// (its rows' texts, one per line), defined once in Lua.
+    private var rowToString: LuaValue = .nil, listToString: LuaValue = .nil
+
     private static let luaHelpers = #"""
     package.preload["nslua"] = function() return net end
-    local texts = setmetatable({}, {__mode = "k"})
-    local row = {__tostring = function(r) return texts[r] or "?" end}
-    local list = {__tostring = function(t)
-      local out = {}
-      for i = 1, #t do out[i] = texts[t[i]] or tostring(t[i]) end
-      return table.concat(out, "\n")
-    end}
-    return function(rows, lines)
-      for i, r in ipairs(rows) do
-        if type(r) == "table" then texts[r] = lines[i]; setmetatable(r, row)
-        elseif type(r) == "userdata" then texts[r] = lines[i] end
-      end
-      return setmetatable(rows, list)
+    local getmetatable, tostring, concat, rawget, type = getmetatable, tostring, table.concat, rawget, type
+    local function text(v)
+      local mt = getmetatable(v)
+      return type(mt) == "table" and rawget(mt, "__text") or nil
     end
+    local function row(r) return text(r) or "?" end
+    local function list(t)
+      local lines = rawget(getmetatable(t), "__lines")
+      local out = {}
+      for i = 1, #t do
+        local v = t[i]
+        out[i] = text(v) or (lines and lines.rows[i] == v and lines[i]) or tostring(v)
+      end
+      return concat(out, "\n")
+    end
+    return row, list
     """#
 
-    /// Rows (plain tables or values) that print, together, as `lines`.
-    /// Called on the Lua thread of `call` (which may be a coroutine).
-    func records(_ call: LuaCall, _ rows: [LuaValue], lines: [String]) throws -> LuaValue {
-        let table = LuaValue.table(LuaTable(array: rows))
-        guard let records = helpers["records"] else { return table }
-        return try call.call(records, [table, .table(LuaTable(array: lines.map(LuaValue.string)))]).first ?? table
+    /// Rows that print, together, as the lines a kernel tool prints (`ip
+    /// route`, `ip neigh`, ...): a table row gets a metatable whose
+    /// `__tostring` gives its line; the list prints its rows' lines. The
+    /// values stay plain tables for scripts.
+    func records(_ rows: [LuaValue], lines: [String]) -> LuaValue {
+        let marked: [LuaValue] = zip(rows, lines).map { row, line in
+            guard case .table(var t) = row else { return row }
+            t.metatable = .table(LuaTable(["__tostring": rowToString, "__text": .string(line)]))
+            return .table(t)
+        }
+        // Rows that are not tables (Link objects) keep their own tostring;
+        // the list remembers which line was whose.
+        var snapshot = LuaTable(array: lines.map(LuaValue.string))
+        snapshot["rows"] = .table(LuaTable(array: rows.map { if case .table = $0 { return .bool(false) } else { return $0 } }))
+        return .table(LuaTable(array: marked, metatable: .table(LuaTable(["__tostring": listToString, "__lines": .table(snapshot)]))))
     }
+
 
     // MARK: net.*
 
@@ -149,7 +159,7 @@ public final class NetModule {
         function("list") { [unowned self] call in
             try call.noMoreThan(0)
             let names = lab.namespaceNames()
-            return [try records(call, names.map(LuaValue.string), lines: names)]
+            return [records(names.map(LuaValue.string), lines: names)]
         }
         function("namespaces") { [unowned self] call in
             try call.noMoreThan(0)
@@ -193,6 +203,21 @@ public final class NetModule {
                 throw LuaError.raised("teardown incomplete: " + problems.joined(separator: "; "), kind: "kernel", fields: [:])
             }
             return []
+        }
+        function("graph") { [unowned self] call in
+            try call.noMoreThan(1)
+            var only: [Namespace]?
+            if !call.isNoneOrNil(1) {
+                let t = try call.table(1)
+                only = []
+                for i in 0..<t.count {
+                    guard case .object(let ns as Namespace) = try t.element(i + 1) else {
+                        throw t.error("element \(i + 1) is not a Namespace")
+                    }
+                    only!.append(ns)
+                }
+            }
+            return [.string(try lab.dot(namespaces: only))]
         }
         function("show") { [unowned self] call in
             try call.noMoreThan(0)

@@ -33,7 +33,7 @@ extension NetModule {
             try call.noMoreThan(1)
             let infos = try ns.linkInfos()
             let links = try lab.links(in: ns)
-            return [try records(call, links.map { .object($0) }, lines: infos.map(\.description))]
+            return [records(links.map { .object($0) }, lines: infos.map(\.description))]
         }
         method("route", on: cls) { [unowned self] ns, call in
             try routeCall(ns, call, add: true)
@@ -46,7 +46,7 @@ extension NetModule {
         method("routes", on: cls) { [unowned self] ns, call in
             try call.noMoreThan(1)
             let routes = try ns.routes()
-            return [try records(call, routes.map { r in
+            return [records(routes.map { r in
                 var t = LuaTable()
                 t["dst"] = .string(r.destination)
                 t["via"] = r.gateway.map(LuaValue.string) ?? .nil
@@ -62,7 +62,7 @@ extension NetModule {
         method("neighbors", on: cls) { [unowned self] ns, call in
             try call.noMoreThan(1)
             let neighbors = try ns.neighbors()
-            return [try records(call, neighbors.map { n in
+            return [records(neighbors.map { n in
                 var t = LuaTable()
                 t["addr"] = .string(n.address)
                 t["mac"] = n.mac.map(LuaValue.string) ?? .nil

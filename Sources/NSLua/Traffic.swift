@@ -62,11 +62,11 @@ extension NetModule {
         capture.field("dropped") { .integer(Int64($0.notKept)) }
         capture.method("stop") { [unowned self] c, call in
             try call.noMoreThan(1)
-            return [try packetTable(call, c, c.stop())]
+            return [packetTable(c, c.stop())]
         }
         capture.method("packets") { [unowned self] c, call in
             try call.noMoreThan(1)
-            return [try packetTable(call, c, c.packets)]
+            return [packetTable(c, c.packets)]
         }
         capture.method("wait") { c, call in
             let timeout = try call.optionalNumber(2) ?? 5
@@ -174,13 +174,13 @@ extension NetModule {
 
     /// Captured packets as rows {time =, len =, summary =} that print as
     /// `tcpdump -n -tttt` lines.
-    private func packetTable(_ call: LuaCall, _ c: Capture, _ packets: [CapturedPacket]) throws -> LuaValue {
+    private func packetTable(_ c: Capture, _ packets: [CapturedPacket]) -> LuaValue {
         let summaries = packets.map { PacketSummary.describe($0.data, linkType: c.linkType) }
         let rows: [LuaValue] = zip(packets, summaries).map { p, s in
             .table(LuaTable(["time": .number(p.time), "len": .integer(Int64(p.length)), "summary": .string(s)]))
         }
         let lines = zip(packets, summaries).map { p, s in "\(PacketSummary.timestamp(p.time)) \(s)" }
-        return try records(call, rows, lines: lines)
+        return records(rows, lines: lines)
     }
 }
 

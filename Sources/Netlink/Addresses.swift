@@ -74,7 +74,7 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible {
         for i in 0..<b.count {
             let bitsBefore = i * 8
             if bitsBefore >= Int(length) { b[i] = 0 }
-            else if bitsBefore + 8 > Int(length) { b[i] &= UInt8(0xff << (8 - (Int(length) - bitsBefore))) }
+            else if bitsBefore + 8 > Int(length) { b[i] &= UInt8(truncatingIfNeeded: 0xff << (8 - (Int(length) - bitsBefore))) }
         }
         return IPPrefix(address: IPAddress(bytes: b)!, length: length)
     }

@@ -15,6 +15,7 @@ struct Options: Equatable {
     var sandbox = false        // --sandbox
     var trace = false          // --trace
     var clean = false          // --clean
+    var graph: String?         // --graph FILE
     /// The script: a path, "-" for stdin, or nil.
     var script: String?
     /// Index in argv of the script (arg[0]); everything after is arg[1...].
@@ -35,6 +36,7 @@ struct Options: Equatable {
           --sandbox   run inside a private user+network+mount namespace
           --trace     print each primitive as the equivalent iproute2 command
           --clean     remove what runs that died left behind, from the journal
+          --graph FILE  draw the lab when the script ends (.dot, .svg or .png)
           -h, --help  show this help
           --          stop handling options
           -           run stdin as the script
@@ -61,6 +63,10 @@ struct Options: Equatable {
             case "--sandbox": o.sandbox = true
             case "--trace": o.trace = true
             case "--clean": o.clean = true
+            case "--graph":
+                i += 1
+                guard i < argv.count else { throw UsageError(message: "'--graph' needs a file name (.dot, .svg or .png)") }
+                o.graph = argv[i]
             case "-e", "-l":
                 // The value may be glued on (`-eCODE`) or the next word.
                 i += 1

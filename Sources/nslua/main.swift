@@ -1,3 +1,4 @@
+import GraphRender
 import Glibc
 import LuaKit
 import NSLua
@@ -110,6 +111,7 @@ var status = runner.run()
 if status == .scriptError, let kind = runner.failureKind, kind == "privilege" || kind == "unsupported" {
     status = .privilege   // the script died of a missing privilege or kernel feature
 }
+if let path = options.graph, !drawGraph(lab, to: path) && status == .ok { status = .scriptError }
 // Lua first: its finalizers run now, while the lab can still tear down what
 // they make; after that, nothing more can be made.
 lua.close()
@@ -134,4 +136,27 @@ func clean(_ lab: Lab) -> Int32 {
     }
     lab.keep = true   // never tear down what --clean opened
     return 0
+}
+
+/// `--graph FILE`: the lab as it is when the script ends, before teardown:
+/// DOT text, or a picture rendered in-process by Graphviz's library.
+func drawGraph(_ lab: Lab, to path: String) -> Bool {
+    do {
+        let ext = path.split(separator: ".").last.map(String.init) ?? ""
+        let format = try GraphFormat(fileExtension: ext)
+        let bytes = try renderGraph(dot: try lab.dot(), format: format)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LabError(.kernel(errno), String(cString: strerror(errno)), path) }
+        defer { close(fd) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n <= 0 { throw LabError(.kernel(errno), String(cString: strerror(errno)), path) }
+            done += n
+        }
+        return true
+    } catch {
+        fputs("nslua: --graph \(path): \(error)\n", stderr)
+        return false
+    }
 }

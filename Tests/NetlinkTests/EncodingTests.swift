@@ -121,6 +121,24 @@ final class AddressParsingTests: XCTestCase {
         }
     }
 
+    /// The network of every prefix length, IPv4 and IPv6, against a
+    /// bit-by-bit mask: lengths that are not whole bytes included (a /30
+    /// once trapped).
+    func testNetworkOfEveryPrefixLength() throws {
+        for (text, bits) in [("10.255.255.255", 32), ("fd00:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 128)] {
+            let addr = IPAddress(text)!
+            for len in 0...bits {
+                let net = IPPrefix(address: addr, length: UInt8(len)).network
+                var want = addr.bytes
+                for bit in 0..<bits where bit >= len { want[bit / 8] &= ~(UInt8(0x80) >> UInt8(bit % 8)) }
+                XCTAssertEqual(net.address.bytes, want, "\(text)/\(len)")
+                XCTAssertEqual(Int(net.length), len)
+            }
+        }
+        XCTAssertEqual(try IPPrefix(parsing: "10.0.0.6/30").network.description, "10.0.0.4/30")
+        XCTAssertEqual(try IPPrefix(parsing: "10.0.5.9/22").network.description, "10.0.4.0/22")
+    }
+
     func testMACs() {
         XCTAssertEqual(MACAddress("02:00:00:00:00:0a")?.bytes, [2, 0, 0, 0, 0, 10])
         XCTAssertEqual(MACAddress("2:0:0:0:0:a")?.description, "02:00:00:00:00:0a")
