@@ -5,7 +5,7 @@ APT_PKGS   := liblua5.4-dev libedit-dev libpcap-dev libgraphviz-dev pkg-config i
 BIN        := .build/release/nslua
 DEBUG_BIN  := .build/debug/nslua
 
-.PHONY: deps build debug run test unit-test kernel-test bench install clean
+.PHONY: deps build debug run test unit-test kernel-test bench install clean api
 
 # Install what is missing (Debian, as root).
 deps:
@@ -30,6 +30,10 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
 	NSLUA=$(CURDIR)/$(DEBUG_BIN) tests/run.sh
+
+# The README's API section, from lua/nslua/help.lua.
+api: debug
+	$(DEBUG_BIN) tools/api.lua README.md
 
 bench: build
 	NSLUA=$(CURDIR)/$(BIN) bench/run.sh

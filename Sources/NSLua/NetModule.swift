@@ -107,6 +107,11 @@ public final class NetModule {
 
     private static let luaHelpers = #"""
     package.preload["nslua"] = function() return net end
+    help = function(...)
+      local ok, h = pcall(require, "nslua.help")
+      if not ok then print("help is not installed (lua/nslua/help.lua: " .. tostring(h) .. ")") return end
+      print(h.text(...))
+    end
     local getmetatable, tostring, concat, rawget, type = getmetatable, tostring, table.concat, rawget, type
     local function text(v)
       local mt = getmetatable(v)

@@ -81,31 +81,14 @@ private let nextIdentifier = Atomic<UInt32>(UInt32(bitPattern: getpid()) &* 2654
 /// ICMP echo over a raw socket opened inside a namespace; no `ping` is spawned.
 enum Pinger {
     /// Pings each destination `count` times from `ns`, all at once on one
-    /// socket per address family. Results are in the order of `destinations`.
+    /// socket per address family (its own, or those given, which stay open).
+    /// Results are in the order of `destinations`.
     static func run(in ns: Namespace, destinations: [IPAddress], scopes: [UInt32] = [],
-                    options o: PingOptions) throws(LabError) -> [PingResult] {
+                    options o: PingOptions, sockets given: [Bool: Int32]? = nil) throws(LabError) -> [PingResult] {
         guard !destinations.isEmpty else { return [] }
-        let fd = try ns.fd()
-        let families = Set(destinations.map(\.isV4))
-        var sockets: [Bool: Int32] = [:]
-        defer { for s in sockets.values { close(s) } }
-        var bindDevice: String?
-        var bindAddress: IPAddress?
-        if let from = o.from {
-            if let a = IPAddress(from) { bindAddress = a } else { try Validate.interfaceName(from); bindDevice = from }
-        }
-        for v4 in families {
-            let s = try labbing("opening an ICMP socket in \(ns.displayName)") {
-                try onNamespaceThread(fd) { () throws -> Int32 in
-                    try sys("socket(ICMP)") {
-                        socket(v4 ? AF_INET : AF_INET6, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-                               v4 ? Int32(IPPROTO_ICMP) : Int32(IPPROTO_ICMPV6))
-                    }
-                }
-            }
-            sockets[v4] = s
-            try configure(s, v4: v4, options: o, device: bindDevice, address: bindAddress, ns: ns)
-        }
+        let sockets: [Bool: Int32]
+        if let given { sockets = given } else { sockets = try openSockets(in: ns, families: Set(destinations.map(\.isV4)), options: o) }
+        defer { if given == nil { for s in sockets.values { close(s) } } }
 
         let id = UInt16(truncatingIfNeeded: nextIdentifier.add(1, ordering: .relaxed).newValue)
         var results = destinations.map { PingResult(destination: $0.description) }
@@ -181,6 +164,35 @@ enum Pinger {
         let end = now()
         for i in results.indices { results[i].elapsed = end - start }
         return results
+    }
+
+    /// Raw ICMP sockets in `ns`, one per family (true: IPv4), set up for `o`.
+    static func openSockets(in ns: Namespace, families: Set<Bool>, options o: PingOptions) throws(LabError) -> [Bool: Int32] {
+        let fd = try ns.fd()
+        var bindDevice: String?
+        var bindAddress: IPAddress?
+        if let from = o.from {
+            if let a = IPAddress(from) { bindAddress = a } else { try Validate.interfaceName(from); bindDevice = from }
+        }
+        var sockets: [Bool: Int32] = [:]
+        do {
+            for v4 in families {
+                let s = try labbing("opening an ICMP socket in \(ns.displayName)") {
+                    try onNamespaceThread(fd) { () throws -> Int32 in
+                        try sys("socket(ICMP)") {
+                            socket(v4 ? AF_INET : AF_INET6, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+                                   v4 ? Int32(IPPROTO_ICMP) : Int32(IPPROTO_ICMPV6))
+                        }
+                    }
+                }
+                sockets[v4] = s
+                try configure(s, v4: v4, options: o, device: bindDevice, address: bindAddress, ns: ns)
+            }
+        } catch {
+            for s in sockets.values { close(s) }
+            throw error
+        }
+        return sockets
     }
 
     private static func configure(_ s: Int32, v4: Bool, options o: PingOptions, device: String?, address: IPAddress?,

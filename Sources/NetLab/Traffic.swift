@@ -61,6 +61,8 @@ public struct PingMatrix: Sendable {
     public var neighbourTableOverflowed = false
     /// The ARP table's limit (gc_thresh3), for the warning.
     public var neighbourTableLimit: UInt32?
+    /// How many rounds the pairs took (to fit in the neighbour table).
+    public var rounds = 0
 
     /// Pairs tried: every ordered pair of hosts that have an address.
     public var sent: Int { let a = names.count - unaddressed.count; return a * (a - 1) }
@@ -87,10 +89,10 @@ public struct PingMatrix: Sendable {
         out += "*** Results: \(pct)% dropped (\(received)/\(sent) received)"
         if neighbourTableOverflowed {
             let limit = neighbourTableLimit.map(String.init) ?? "?"
-            out += "\n*** Warning: the kernel's ARP table overflowed. It is shared by all namespaces and holds "
-                + "at most net.ipv4.neigh.default.gc_thresh3 = \(limit) entries; \(names.count) hosts on one segment "
-                + "need up to \(names.count * (names.count - 1)). Raise it on the host, e.g. "
-                + "sysctl -w net.ipv4.neigh.default.gc_thresh3=16384 gc_thresh2=8192."
+            out += "\n*** Warning: the kernel's ARP table overflowed during this pingall. It is shared by every "
+                + "namespace on the machine and holds at most \(limit) entries (net.ipv4.neigh.default.gc_thresh3); "
+                + "pingall keeps within what was free when it started, so something else filled it meanwhile, "
+                + "and pairs marked X may have been lost to that, not to the lab."
         }
         return out
     }
@@ -98,19 +100,30 @@ public struct PingMatrix: Sendable {
 
 extension Lab {
     /// Pings every ordered pair of `namespaces` (each to the other's primary
-    /// address), sources in parallel (at most `width` at once).
-    /// A destination counts as reached at its first reply; unanswered ones
-    /// are asked again every 0.2 s (the first request often only starts ARP)
-    /// for up to `count` requests, then `timeout` seconds more.
+    /// address), sources in parallel (at most `width` at once). A
+    /// destination counts as reached at its first reply; unanswered ones are
+    /// asked again every 0.2 s (the first request often only starts ARP) for
+    /// up to `count` requests, then `timeout` seconds more.
+    ///
+    /// All namespaces share one neighbour (ARP) table, of at most gc_thresh3
+    /// entries (1024 by default, and it cannot be raised inside a private
+    /// namespace), and every pair pinged both ways leaves an entry at each
+    /// end. So the pairs are pinged in rounds that fit in what the table has
+    /// free, and after each round the entries it made are removed
+    /// (RTM_DELNEIGH); entries that were there before are never touched.
     public func pingAll(_ namespaces: [Namespace], count: Int = 5, timeout: Double = 1,
-                       width: Int = 64) throws(LabError) -> PingMatrix {
+                        width: Int = 64) throws(LabError) -> PingMatrix {
         let names = namespaces.map(\.displayName)
         var addresses: [IPAddress?] = []
         for ns in namespaces { addresses.append(try ns.primaryAddress()) }
         let n = namespaces.count
-        let fullsBefore = host.neighbourTables().fulls
-        let rows = Mutex([[Bool]](repeating: [Bool](repeating: false, count: n), count: n))
-        let failure = Mutex<LabError?>(nil)
+        let tried = (0..<n).filter { addresses[$0] != nil }
+        let v4 = addresses.compactMap { $0 }.first?.isV4 ?? true
+        let before = host.neighbourTable(v4: v4)
+        let limit = Int(before.limit ?? 1024)
+        let free = max(32, limit - Int(before.entries ?? 0) - 64)
+        let rounds = Lab.pairRounds(tried, perRound: max(1, free / 2))
+
         var options = PingOptions()
         options.count = count
         options.timeout = timeout
@@ -119,33 +132,106 @@ extension Lab {
         let pingOptions = options
         let targets = addresses
         let sources = namespaces
-        runParallel(count: n, width: width) { i in
-            guard targets[i] != nil else { return }   // no address: not tried, reported
-            let others = (0..<n).filter { $0 != i && targets[$0] != nil }
-            guard !others.isEmpty else { return }
+        let failure = Mutex<LabError?>(nil)
+        let rows = Mutex([[Bool]](repeating: [Bool](repeating: false, count: n), count: n))
+
+        // Per namespace: its ICMP socket for all rounds, and the neighbour
+        // entries it had before (never removed).
+        let state = Mutex((sockets: [[Bool: Int32]](repeating: [:], count: n),
+                           existing: [Set<NeighborKey>](repeating: [], count: n)))
+        defer { for s in state.withLock({ $0.sockets }) { for fd in s.values { close(fd) } } }
+        runParallel(count: tried.count, width: width) { k in
+            let i = tried[k]
             do {
-                let results = try Pinger.run(in: sources[i], destinations: others.map { targets[$0]! }, options: pingOptions)
-                rows.withLock { r in for (k, j) in others.enumerated() { r[i][j] = results[k].received > 0 } }
+                let sockets = try Pinger.openSockets(in: sources[i], families: [targets[i]!.isV4], options: pingOptions)
+                let existing = Set(try sources[i].neighborEntries())
+                state.withLock { $0.sockets[i] = sockets; $0.existing[i] = existing }
             } catch {
                 failure.withLock { $0 = $0 ?? LabError.wrap(error) }
             }
         }
         if let e = failure.withLock({ $0 }) { throw e }
+        let (sockets, existing) = state.withLock { ($0.sockets, $0.existing) }
+
+        for round in rounds {
+            if Interruption.requested() { break }
+            var mine = [[Int]](repeating: [], count: n)
+            for (i, j) in round { mine[i].append(j); mine[j].append(i) }
+            let active = (0..<n).filter { !mine[$0].isEmpty }
+            let plan = mine
+            runParallel(count: active.count, width: width) { k in
+                let i = active[k]
+                do {
+                    let results = try Pinger.run(in: sources[i], destinations: plan[i].map { targets[$0]! },
+                                                 options: pingOptions, sockets: sockets[i])
+                    rows.withLock { r in for (k, j) in plan[i].enumerated() { r[i][j] = results[k].received > 0 } }
+                } catch {
+                    failure.withLock { $0 = $0 ?? LabError.wrap(error) }
+                }
+            }
+            // The entries this round made, at both ends of each pair: gone again.
+            runParallel(count: active.count, width: width) { k in
+                let i = active[k]
+                let wanted = Set(plan[i].map { targets[$0]!.bytes })
+                guard let entries = try? sources[i].neighborEntries() else { return }
+                let made = entries.filter { wanted.contains($0.address.bytes) && !existing[i].contains($0) }
+                _ = try? sources[i].requests(made.map { Requests.deleteNeighbor(index: $0.index, address: $0.address) })
+            }
+            if let e = failure.withLock({ $0 }) { throw e }
+        }
+
         let unaddressed = zip(names, addresses).filter { $0.1 == nil }.map(\.0)
         var matrix = PingMatrix(names: names, reachable: rows.withLock { $0 }, unaddressed: unaddressed)
-        let after = host.neighbourTables()
-        matrix.neighbourTableOverflowed = after.fulls > fullsBefore
-        matrix.neighbourTableLimit = after.arpLimit
+        let after = host.neighbourTable(v4: v4)
+        matrix.neighbourTableOverflowed = after.fulls > before.fulls
+        matrix.neighbourTableLimit = after.limit
+        matrix.rounds = rounds.count
         return matrix
+    }
+
+    /// Every unordered pair of `nodes`, in rounds of at most `perRound`,
+    /// ordered so that each round spreads over many sources (the circle
+    /// method of round-robin tournaments).
+    static func pairRounds(_ nodes: [Int], perRound: Int) -> [[(Int, Int)]] {
+        var list = nodes
+        if list.count % 2 == 1 { list.append(-1) }   // a bye
+        let m = list.count
+        var pairs: [(Int, Int)] = []
+        pairs.reserveCapacity(m * (m - 1) / 2)
+        if m >= 2 {
+            for _ in 0..<(m - 1) {
+                for k in 0..<(m / 2) where list[k] >= 0 && list[m - 1 - k] >= 0 {
+                    pairs.append((list[k], list[m - 1 - k]))
+                }
+                list = [list[0], list[m - 1]] + list[1..<(m - 1)]
+            }
+        }
+        return stride(from: 0, to: pairs.count, by: perRound).map { Array(pairs[$0..<min($0 + perRound, pairs.count)]) }
     }
 }
 
+/// A neighbour entry as the kernel keys it: device and address.
+struct NeighborKey: Hashable {
+    let index: Int32
+    let address: IPAddress
+}
+
 extension Namespace {
-    /// How often the kernel's neighbour tables (one ARP and one NDP table for
-    /// all namespaces) were full: table_fulls of `ip -s ntable`, summed.
-    func neighbourTables() -> (fulls: UInt64, arpLimit: UInt32?) {
-        guard let replies = try? request(Requests.dumpNeighborTables()) else { return (0, nil) }
-        let tables = replies.compactMap { try? NeighborTableMessage($0) }
-        return (tables.compactMap(\.tableFulls).reduce(0, +), tables.first { $0.name == "arp_cache" }?.thresh3)
+    /// The kernel's ARP (or, with v4 false, NDP) table, one for all
+    /// namespaces: its limit (gc_thresh3), entries now, and how often it was
+    /// full (as `ip -s ntable` shows them).
+    func neighbourTable(v4: Bool) -> (limit: UInt32?, entries: UInt32?, fulls: UInt64) {
+        guard let replies = try? request(Requests.dumpNeighborTables()) else { return (nil, nil, 0) }
+        let table = replies.compactMap { try? NeighborTableMessage($0) }.first { $0.name == (v4 ? "arp_cache" : "ndisc_cache") }
+        return (table?.thresh3, table?.entries, table?.tableFulls ?? 0)
+    }
+
+    /// This namespace's neighbour entries, every state (what RTM_DELNEIGH names).
+    func neighborEntries() throws(LabError) -> [NeighborKey] {
+        try labbing("listing neighbours in \(displayName)") {
+            try dump(Requests.dumpNeighbors()).map(NeighborMessage.init).compactMap { m in
+                m.address.map { NeighborKey(index: m.index, address: $0) }
+            }
+        }
     }
 }

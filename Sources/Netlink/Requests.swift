@@ -205,7 +205,10 @@ extension Requests {
 /// A neighbour table (arp_cache, ndisc_cache) as RTM_NEWNEIGHTBL describes it.
 public struct NeighborTableMessage: Equatable, Sendable {
     public var name: String
+    /// The most entries the table holds (gc_thresh3), for every namespace together.
     public var thresh3: UInt32?
+    /// Entries in it now (ndt_config.ndtc_entries).
+    public var entries: UInt32?
     /// How often the table was full (ndt_stats.ndts_table_fulls).
     public var tableFulls: UInt64?
 
@@ -214,7 +217,18 @@ public struct NeighborTableMessage: Equatable, Sendable {
         let a = try Attributes(m.payload.dropFirst(4))
         name = a.string(1) ?? ""
         thresh3 = a.u32(4)
+        if let config = a[5], config.count >= 8 { entries = read(Array(config), 4) as UInt32 }
         if let stats = a[7], stats.count >= 88 { tableFulls = read(Array(stats), 80) as UInt64 }
+    }
+}
+
+extension Requests {
+    /// `ip neigh del ADDR dev DEV`.
+    public static func deleteNeighbor(index: Int32, address: IPAddress) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.DELNEIGH, flags: NL.F_ACK)
+        r.append(NdMsg(family: address.family, index: index))
+        r.attribute(NDA.DST, address.bytes)
+        return r
     }
 }
 
