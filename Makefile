@@ -21,9 +21,10 @@ build: deps
 debug: deps
 	$(SWIFT) build --product nslua
 
+# The seed labs, each in a sandbox of its own: nothing appears on this machine.
 run: build
 	@for lab in examples/veth-pair.lua examples/bridge.lua; do \
-	  echo "==> $(BIN) $$lab"; $(BIN) $$lab || exit $$?; echo; \
+	  echo "==> $(BIN) --sandbox $$lab"; $(BIN) --sandbox $$lab || exit $$?; echo; \
 	done
 
 test: deps

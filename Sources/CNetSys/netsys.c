@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include "CNetSys.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -11,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <poll.h>
+#include <termios.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -67,37 +67,16 @@ static void child_fail(int report_fd, char step) {
     _exit(127);
 }
 
-static void bind_etc(const char *name) {
-    /* As iproute2's bind_etc: /etc/netns/NAME/X is bound over /etc/X. */
-    char dir[4096];
-    int n = snprintf(dir, sizeof dir, "/etc/netns/%s", name);
-    if (n <= 0 || (size_t)n >= sizeof dir) return;
-    DIR *d = opendir(dir);   /* not strictly async-signal-safe; iproute2 does the same */
-    if (d == NULL) return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char src[4096], dst[4096];
-        if (snprintf(src, sizeof src, "%s/%s", dir, e->d_name) >= (int)sizeof src) continue;
-        if (snprintf(dst, sizeof dst, "/etc/%s", e->d_name) >= (int)sizeof dst) continue;
-        mount(src, dst, "none", MS_BIND, NULL);
-    }
-    closedir(d);
-}
-
-pid_t nsys_spawn_in_netns(int netns_fd, const char *name, char *const argv[],
-                          int in_fd, int out_fd, int err_fd, int report_fd) {
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid > 0) setpgid(pid, pid);   /* also done by the child: whichever runs first */
-    if (pid != 0) return pid;
-
-    /* Child. It dies with nslua: the death signal is armed, then the parent
-     * checked (it may have died in between). */
+/* The child side of both spawns, after fork: dies with nslua, default
+ * signals, then into the namespace the way `ip netns exec` goes (a private
+ * mount namespace, / a slave, a fresh /sys, /etc/netns/NAME/X over /etc/X
+ * for each X in `etc`, listed by the parent: no allocation after fork in a
+ * threaded process), then exec. Only async-signal-safe calls. */
+static void enter_and_exec(pid_t parent, int netns_fd, const char *name, char *const etc[],
+                           char *const argv[], char *const envp[], int report_fd) {
+    /* The death signal is armed, then the parent checked (it may have died in between). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail(report_fd, 'p');
     if (getppid() != parent) _exit(127);
-    setpgid(0, 0);
-    /* Default signal dispositions, as a fresh program expects. */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -106,23 +85,80 @@ pid_t nsys_spawn_in_netns(int netns_fd, const char *name, char *const argv[],
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 
-    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) child_fail(report_fd, 'd');
     if (setns(netns_fd, CLONE_NEWNET) < 0) child_fail(report_fd, 'n');
     if (unshare(CLONE_NEWNS) < 0) child_fail(report_fd, 'u');
     /* Don't let our mounts propagate back to the parent's namespace. */
     if (mount("", "/", "none", MS_SLAVE | MS_REC, NULL) < 0) child_fail(report_fd, 'm');
     /* A sysfs that shows this namespace's devices. */
     if (umount2("/sys", MNT_DETACH) == 0 || errno == EINVAL || errno == ENOENT) {
-        unsigned long flags = 0;
-        if (mount(name ? name : "sysfs", "/sys", "sysfs", flags, NULL) < 0) {
+        if (mount(name ? name : "sysfs", "/sys", "sysfs", 0, NULL) < 0) {
             /* Read-only fallback, as iproute2 does when sysfs is locked. */
             mount(name ? name : "sysfs", "/sys", "sysfs", MS_RDONLY, NULL);
         }
     }
-    if (name != NULL) bind_etc(name);
-    execvp(argv[0], argv);
+    for (int i = 0; name != NULL && etc != NULL && etc[i] != NULL; i++) {
+        char src[4096], dst[4096];
+        if (snprintf(src, sizeof src, "/etc/netns/%s/%s", name, etc[i]) >= (int)sizeof src) continue;
+        if (snprintf(dst, sizeof dst, "/etc/%s", etc[i]) >= (int)sizeof dst) continue;
+        mount(src, dst, "none", MS_BIND, NULL);
+    }
+    execvpe(argv[0], argv, envp);
     child_fail(report_fd, 'e');
+}
+
+pid_t nsys_spawn_in_netns(int netns_fd, const char *name, char *const etc[], char *const argv[], char *const envp[],
+                          int in_fd, int out_fd, int err_fd, int report_fd) {
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid > 0) setpgid(pid, pid);   /* also done by the child: whichever runs first */
+    if (pid != 0) return pid;
+    setpgid(0, 0);
+    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) child_fail(report_fd, 'd');
+    enter_and_exec(parent, netns_fd, name, etc, argv, envp, report_fd);
     return -1;
+}
+
+pid_t nsys_spawn_interactive_in_netns(int netns_fd, const char *name, char *const etc[], char *const argv[],
+                                      char *const envp[], int report_fd) {
+    pid_t parent = getpid();
+    int tty = isatty(STDIN_FILENO);
+    pid_t pid = fork();
+    if (pid > 0) {
+        setpgid(pid, pid);
+        if (tty) tcsetpgrp(STDIN_FILENO, pid);   /* the terminal is its */
+    }
+    if (pid != 0) return pid;
+    setpgid(0, 0);
+    if (tty) {
+        /* Take the terminal (a background group must not be stopped for it). */
+        sigset_t ttou, old;
+        sigemptyset(&ttou);
+        sigaddset(&ttou, SIGTTOU);
+        sigprocmask(SIG_BLOCK, &ttou, &old);
+        tcsetpgrp(STDIN_FILENO, getpid());
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    }
+    enter_and_exec(parent, netns_fd, name, etc, argv, envp, report_fd);
+    return -1;
+}
+
+static struct termios g_saved_termios;
+static int g_have_termios = 0;
+
+void nsys_terminal_save(void) {
+    g_have_termios = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &g_saved_termios) == 0;
+}
+
+void nsys_terminal_restore(void) {
+    if (!isatty(STDIN_FILENO)) return;
+    /* nslua is a background group until this, so SIGTTOU is held meanwhile. */
+    sigset_t ttou, old;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, &old);
+    tcsetpgrp(STDIN_FILENO, getpgrp());
+    if (g_have_termios) tcsetattr(STDIN_FILENO, TCSADRAIN, &g_saved_termios);
+    sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 static int write_file(const char *path, const char *text) {

@@ -193,6 +193,17 @@ public struct LuaCall {
         return out + "\""
     }
 
+    /// A name as shown inside quotes in a message: at most 40 characters, control bytes escaped.
+    static func quoteless(_ s: String) -> String {
+        String(quote(String(s.prefix(40))).dropFirst().dropLast()) + (s.count > 40 ? "..." : "")
+    }
+
+    /// A name a Lua program can use as a variable (an identifier, not a keyword).
+    public static func isLuaName(_ s: String) -> Bool {
+        isIdentifier(s) && !["and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
+                              "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while"].contains(s)
+    }
+
     static func isIdentifier(_ s: String) -> Bool {
         guard let f = s.unicodeScalars.first, f == "_" || f.properties.isAlphabetic, f.isASCII else { return false }
         return s.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }

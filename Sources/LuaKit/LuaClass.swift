@@ -45,6 +45,19 @@ public final class LuaClass<T: AnyObject>: AnyLuaClass {
     }
 
     var methodNames: [String] { methods.keys.sorted() + fields.keys.sorted() }
+
+    /// "; did you mean addr()?" for a name close to one of ours, else "".
+    func suggestion(for key: String) -> String {
+        var best: (name: String, distance: Int)?
+        for name in methodNames {
+            let d = editDistance(key, name)
+            if d <= max(1, key.count / 3), best.map({ d < $0.distance || (d == $0.distance && name < $0.name) }) ?? true {
+                best = (name, d)
+            }
+        }
+        guard let best else { return "" }
+        return "; did you mean \(best.name)\(methods[best.name] != nil ? "()" : "")?"
+    }
 }
 
 extension Lua {
@@ -53,8 +66,13 @@ extension Lua {
         let L = state
         classes[ObjectIdentifier(T.self)] = cls
         for (name, method) in cls.methods {
-            cls.methodRefs[name] = function(name) { call in
-                let object = try call.object(1, T.self)
+            cls.methodRefs[name] = function(name) { [unowned cls] call in
+                guard let object = call.optionalObject(1, T.self) else {
+                    // ns1.ping(...) instead of ns1:ping(...): say so.
+                    let e = call.typeError(1, cls.name)
+                    guard case .argument(let n, let text) = e else { throw e }
+                    throw LuaError.argument(n, text + "; call methods with ':', as obj:\(name)(...)")
+                }
                 return try method(object, call)
             }
         }
@@ -67,6 +85,13 @@ extension Lua {
             lua_setfield(L, -2, name)
         }
         lua_setfield(L, -2, "__methods")
+        // __fields: their names (a field is read through __index, live).
+        lua_createtable(L, 0, 0)
+        for name in cls.fields.keys {
+            lua_pushboolean(L, 1)
+            lua_setfield(L, -2, name)
+        }
+        lua_setfield(L, -2, "__fields")
 
         pushFunction({ [unowned cls] call in
             let object = try call.object(1, T.self)
@@ -74,7 +99,9 @@ extension Lua {
             let key = try call.string(2)
             if let ref = cls.methodRefs[key] { return [ref] }
             if let field = cls.fields[key] { return [try field(object)] }
-            return [.nil]
+            // A typo is an error, with the nearest name, rather than a nil to call later.
+            throw LuaError.raised("\(cls.name) has no field or method '\(LuaCall.quoteless(key))'\(cls.suggestion(for: key))",
+                                  kind: "invalid", fields: [:])
         }, on: L)
         lua_setfield(L, -2, "__index")
 
@@ -97,4 +124,20 @@ extension Lua {
         lua_setfield(L, -2, "__eq")
         nslua_pop(L, 1)
     }
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a.utf8), b = Array(b.utf8)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + [Int](repeating: 0, count: b.count)
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
 }

@@ -79,8 +79,10 @@ extension Lua {
       if type(scope) == "table" then add_table(scope) end
       local mt = getmetatable(scope)
       if type(mt) == "table" then
-        add_table(rawget(mt, "__methods"))
-        add_table(rawget(mt, "__index"))
+        if sep == ":" then add_table(rawget(mt, "__methods")) else
+          add_table(rawget(mt, "__fields"))
+          if type(scope) == "table" then add_table(rawget(mt, "__index")) end
+        end
       end
       if sep == "" then for _, k in ipairs(keywords) do add(k, true) end end
       sort(names)

@@ -33,6 +33,25 @@ public final class NetModule {
     @discardableResult
     public func teardown(final: Bool = false) -> [String] { lab.teardown(final: final) }
 
+    /// For the REPL after a script (`-i`): every namespace and bridge the run
+    /// made becomes a global under its own name, unless that name is taken
+    /// (or is not a Lua name). Returns (namespaces, bridges) set.
+    public func exposeLab() -> (namespaces: [String], bridges: [String]) {
+        var namespaces: [String] = [], bridges: [String] = []
+        func expose(_ name: String, _ value: LuaValue) -> Bool {
+            guard LuaCall.isLuaName(name), lua.global(name).isNil else { return false }
+            lua.setGlobal(name, value)
+            return true
+        }
+        for ns in lab.namespaces where ns.owned {
+            if let name = ns.name, expose(name, .object(ns)) { namespaces.append(name) }
+        }
+        for link in lab.ownedLinks where (try? link.info().kind) == "bridge" {
+            if expose(link.lastName, .object(link)) { bridges.append(link.lastName) }
+        }
+        return (namespaces, bridges)
+    }
+
     // MARK: Error handling
 
     /// Runs `body`; a LabError becomes an error object whose message is

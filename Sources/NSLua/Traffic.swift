@@ -161,14 +161,21 @@ extension NetModule {
             return [.integer(Int64(r.code)), bytesValue(r.stdout), bytesValue(r.stderr)]
         }
 
+        method("shell", on: namespaceClass) { ns, call in
+            var argv: [String] = []
+            if call.count >= 2 { for i in 2...call.count { argv.append(try call.string(i)) } }
+            return [.integer(Int64(try ns.shell(argv)))]
+        }
+
         method("capture", on: namespaceClass) { ns, call in
             let dev = try call.string(2)
-            let o = try call.options(3, known: ["filter", "count", "limit"])
+            let o = try call.options(3, known: ["filter", "count", "limit", "print"])
             try call.noMoreThan(3)
             let filter = try o.string("filter", "a pcap filter string")
             let count = try o.integer("count", in: 1...Int64(Int32.max)).map(Int.init)
             let limit = try o.integer("limit", in: 1...Int64(Int32.max)).map(Int.init) ?? 100_000
-            return [.object(try ns.capture(dev, filter: filter, count: count, limit: limit))]
+            let live = try o.bool("print") ?? false
+            return [.object(try ns.capture(dev, filter: filter, count: count, limit: limit, live: live))]
         }
     }
 

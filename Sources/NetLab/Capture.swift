@@ -42,7 +42,10 @@ public final class Capture: @unchecked Sendable {
 
     static let snapLength: Int32 = 262_144
 
-    init(namespace: Namespace, device: String, filter: String?, count: Int?, limit: Int = 100_000) throws(LabError) {
+    /// Print each packet as it arrives, as tcpdump does.
+    private let live: Bool
+
+    init(namespace: Namespace, device: String, filter: String?, count: Int?, limit: Int = 100_000, live: Bool = false) throws(LabError) {
         if device != "any" { try Validate.interfaceName(device) }
         if let count, count < 1 { throw .invalid("invalid count", "\(count) must be at least 1") }
         guard limit >= 1 else { throw .invalid("invalid limit", "\(limit) must be at least 1") }
@@ -91,6 +94,7 @@ public final class Capture: @unchecked Sendable {
         self.filter = filter
         self.count = count
         self.limit = limit
+        self.live = live
         self.linkType = pcap_datalink(handle)
         try start()
     }
@@ -128,14 +132,20 @@ public final class Capture: @unchecked Sendable {
                 let packet = CapturedPacket(time: Double(h.ts.tv_sec) + Double(h.ts.tv_usec) / 1e6,
                                             length: Int(h.len),
                                             data: Array(UnsafeBufferPointer(start: data, count: Int(h.caplen))))
-                state.withLock { s in
-                    if count.map({ s.packets.count >= $0 }) ?? false { return }
+                let kept = state.withLock { s -> Bool in
+                    if count.map({ s.packets.count >= $0 }) ?? false { return false }
                     if s.packets.count >= limit || s.bytes + packet.data.count > Capture.byteLimit {
                         s.notKept += 1
                     } else {
                         s.packets.append(packet)
                         s.bytes += packet.data.count
                     }
+                    return true
+                }
+                if live && kept {
+                    let line = "\(PacketSummary.timestamp(packet.time)) \(PacketSummary.describe(packet.data, linkType: linkType))\n"
+                    let bytes = Array(line.utf8)
+                    _ = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }   // one write: never cut
                 }
             }
             if rc == PCAP_ERROR_BREAK || rc == 1 {
@@ -251,11 +261,12 @@ private func dumperWrite(_ dumper: OpaquePointer, _ h: UnsafePointer<pcap_pkthdr
 
 extension Namespace {
     /// Equivalent to `ip netns exec NS tcpdump -i DEV FILTER` in the background.
-    public func capture(_ device: String, filter: String? = nil, count: Int? = nil, limit: Int = 100_000) throws(LabError) -> Capture {
+    public func capture(_ device: String, filter: String? = nil, count: Int? = nil, limit: Int = 100_000,
+                        live: Bool = false) throws(LabError) -> Capture {
         try lab?.checkOpen()
         lab?.trace(exec: "tcpdump -n -i \(shellQuoted(device))" + (count.map { " -c \($0)" } ?? "")
                    + (filter.map { " \(shellQuoted($0))" } ?? "") + " &", in: self)
-        let capture = try Capture(namespace: self, device: device, filter: filter, count: count, limit: limit)
+        let capture = try Capture(namespace: self, device: device, filter: filter, count: count, limit: limit, live: live)
         lab?.captures.append(capture)
         return capture
     }

@@ -45,35 +45,16 @@ extension Namespace {
         guard nsys_pipe2(&inPipe) == 0, nsys_pipe2(&outPipe) == 0, nsys_pipe2(&errPipe) == 0,
               nsys_pipe2(&report) == 0 else { throw .errno(errno, "pipe") }
 
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        let pid = cArgs.withUnsafeMutableBufferPointer { buf in
-            nsys_spawn_in_netns(nsfd, name, buf.baseAddress, inPipe[0], outPipe[1], errPipe[1], report[1])
+        let child = ChildSetup(namespace: self, argv: argv, environment: [:])
+        let pid = child.withCArrays { etc, args, env in
+            nsys_spawn_in_netns(nsfd, name, etc, args, env, inPipe[0], outPipe[1], errPipe[1], report[1])
         }
         guard pid > 0 else { throw .errno(errno, "fork") }
         // Close the child's ends so that EOF arrives when it exits.
         for fd in [inPipe[0], outPipe[1], errPipe[1], report[1]] { close(fd) }
         inPipe[0] = -1; outPipe[1] = -1; errPipe[1] = -1; report[1] = -1
 
-        // Did exec work? The report pipe closes on exec, or carries "step:errno".
-        var msg = [UInt8](repeating: 0, count: 32)
-        var n = 0
-        repeat { n = read(report[0], &msg, msg.count) } while n < 0 && errno == EINTR
-        if n > 0 {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            let text = String(decoding: msg[0..<n], as: UTF8.self)
-            let code = Int32(text.split(separator: ":").last ?? "") ?? 0
-            switch text.first {
-            case "e" where code == ENOENT:
-                throw .notFound("No such file or directory", "there is no program \(Validate.shown(program)) (PATH: \(getenv("PATH").map { String(cString: $0) } ?? ""))")
-            case "e" where code == EACCES:
-                throw LabError(.kernel(EACCES), "Permission denied", "\(Validate.shown(program)) is not an executable program")
-            case "e": throw .errno(code, "cannot run \(Validate.shown(program))")
-            case "n": throw .errno(code, "entering namespace \(displayName)")
-            default: throw .errno(code, "preparing to run \(Validate.shown(program)) in \(displayName)")
-            }
-        }
+        try checkExec(report: report[0], pid: pid, program: program)
         lab?.processGroups.insert(pid)
         var run = ChildIO(pid: pid, stdin: inPipe[1], stdout: outPipe[0], stderr: errPipe[0], options: options)
         inPipe[1] = -1   // ChildIO closes it once fed
@@ -88,6 +69,112 @@ extension Namespace {
         case .exited(let status):
             let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
             return ExecResult(code: code, stdout: run.out, stderr: run.err)
+        }
+    }
+}
+
+extension Namespace {
+    /// Equivalent to `ip netns exec NAME $SHELL` (or `argv`): an interactive
+    /// program inside this namespace, with the terminal handed over to it
+    /// (Ctrl-C and Ctrl-Z go to it), and NSLUA_NS=NAME in its environment for
+    /// a prompt to show. Returns its exit status once it ends; the terminal
+    /// is then nslua's again, settings and all.
+    public func shell(_ argv: [String] = []) throws(LabError) -> Int32 {
+        let shell = getenv("SHELL").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/bin/sh"
+        let argv = argv.isEmpty ? [shell] : argv
+        guard let program = argv.first, !program.isEmpty else { throw .invalid("no program given") }
+        for a in argv where a.utf8.contains(0) { throw .invalid("invalid argument", "arguments cannot contain NUL bytes") }
+        try lab?.checkOpen()
+        let nsfd = try fd()
+        lab?.trace(exec: argv.map(shellQuoted).joined(separator: " "), in: self)
+        var report: [Int32] = [-1, -1]
+        guard nsys_pipe2(&report) == 0 else { throw .errno(errno, "pipe") }
+        defer { for fd in report where fd >= 0 { close(fd) } }
+        var env = ["NSLUA_NS": displayName]
+        if let shellName = argv.first?.split(separator: "/").last, ["sh", "dash", "ash", "ksh", "mksh"].contains(shellName) {
+            env["PS1"] = "[\(displayName)] $ "   // these take their prompt from the environment
+        }
+        let child = ChildSetup(namespace: self, argv: argv, environment: env)
+        fflush(nil)
+        nsys_terminal_save()
+        let pid = child.withCArrays { etc, args, envp in nsys_spawn_interactive_in_netns(nsfd, name, etc, args, envp, report[1]) }
+        guard pid > 0 else { nsys_terminal_restore(); throw .errno(errno, "fork") }
+        close(report[1]); report[1] = -1
+        lab?.processGroups.insert(pid)
+        defer {
+            nsys_terminal_restore()
+            if kill(-pid, 0) != 0 { lab?.processGroups.remove(pid) }
+        }
+        try checkExec(report: report[0], pid: pid, program: program)
+        // Ctrl-C goes to it, not to nslua; a SIGTERM to nslua hangs it up.
+        var status: Int32 = 0
+        var hungUp = false
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid || (r < 0 && errno != EINTR) { break }
+            if !hungUp && Interruption.requested() {
+                hungUp = true
+                kill(-pid, SIGHUP)
+                kill(-pid, SIGCONT)
+            }
+            usleep(20_000)
+        }
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    /// Whether exec worked: the report pipe closes on exec, or carries "step:errno".
+    func checkExec(report: Int32, pid: pid_t, program: String) throws(LabError) {
+        var msg = [UInt8](repeating: 0, count: 32)
+        var n = 0
+        repeat { n = read(report, &msg, msg.count) } while n < 0 && errno == EINTR
+        guard n > 0 else { return }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = String(decoding: msg[0..<n], as: UTF8.self)
+        let code = Int32(text.split(separator: ":").last ?? "") ?? 0
+        switch text.first {
+        case "e" where code == ENOENT:
+            throw .notFound("No such file or directory", "there is no program \(Validate.shown(program)) (PATH: \(getenv("PATH").map { String(cString: $0) } ?? ""))")
+        case "e" where code == EACCES:
+            throw LabError(.kernel(EACCES), "Permission denied", "\(Validate.shown(program)) is not an executable program")
+        case "e": throw .errno(code, "cannot run \(Validate.shown(program))")
+        case "n": throw .errno(code, "entering namespace \(displayName)")
+        default: throw .errno(code, "preparing to run \(Validate.shown(program)) in \(displayName)")
+        }
+    }
+}
+
+/// What a child needs, made before fork (nothing is allocated after it, in a
+/// process with threads): its argv, its environment, and the names in
+/// /etc/netns/NAME to bind over /etc, as `ip netns exec` does.
+private struct ChildSetup {
+    let etc: [String]
+    let argv: [String]
+    let env: [String]
+
+    init(namespace: Namespace, argv: [String], environment extra: [String: String]) {
+        etc = namespace.name.map { directoryEntries("/etc/netns/\($0)") } ?? []
+        self.argv = argv
+        var env: [String] = []
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let key = s.split(separator: "=", maxSplits: 1).first, extra[String(key)] != nil { p += 1; continue }
+            env.append(s)
+            p += 1
+        }
+        env += extra.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        self.env = env
+    }
+
+    func withCArrays<R>(_ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>, UnsafePointer<UnsafeMutablePointer<CChar>?>,
+                                 UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        let lists = [etc, argv, env].map { $0.map { strdup($0) } + [nil] }
+        defer { for l in lists { for p in l { free(p) } } }
+        return lists[0].withUnsafeBufferPointer { e in
+            lists[1].withUnsafeBufferPointer { a in
+                lists[2].withUnsafeBufferPointer { v in body(e.baseAddress!, a.baseAddress!, v.baseAddress!) }
+            }
         }
     }
 }

@@ -159,13 +159,14 @@ final class REPL {
             guard let text, let repl = REPL.current else { return nil }
             let matches = repl.lua.completions(for: String(cString: text))
             guard !matches.isEmpty else { return nil }
+            // readline's contract, all malloc'd: one match is [match, NULL]
+            // (completed, no bell); several are [common prefix, match..., NULL].
+            let entries = matches.count == 1 ? matches : [commonPrefix(matches)] + matches
             if matches.count == 1 { rl_completion_append_character = 0 }
-            // readline's contract: [replacement, match..., NULL], all malloc'd.
-            let size = MemoryLayout<UnsafeMutablePointer<CChar>?>.stride * (matches.count + 2)
-            let list = malloc(size)!.bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: matches.count + 2)
-            list[0] = strdup(commonPrefix(matches))
-            for (i, m) in matches.enumerated() { list[i + 1] = strdup(m) }
-            list[matches.count + 1] = nil
+            let size = MemoryLayout<UnsafeMutablePointer<CChar>?>.stride * (entries.count + 1)
+            let list = malloc(size)!.bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: entries.count + 1)
+            for (i, m) in entries.enumerated() { list[i] = strdup(m) }
+            list[entries.count] = nil
             return list
         }
         stifle_history(1000)

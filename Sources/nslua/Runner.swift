@@ -50,10 +50,19 @@ final class Runner {
         }
 
         if options.interactive {
+            let (namespaces, bridges) = net.exposeLab()
+            if isatty(STDIN_FILENO) != 0 {
+                var banner = "\(version) (Lua \(luaVersion)) -- the lab is up"
+                var parts: [String] = []
+                if !namespaces.isEmpty { parts.append(namespaces.joined(separator: " ") + " (namespaces)") }
+                if !bridges.isEmpty { parts.append(bridges.joined(separator: " ") + " (bridges)") }
+                if !parts.isEmpty { banner += "; as globals: " + parts.joined(separator: ", ") }
+                print(banner + "\nhelp() lists what you can do, Ctrl-D tears the lab down and leaves")
+            }
             REPL(lua: lua).run()
         } else if options.script == nil && options.actions.isEmpty && !options.version {
             if isatty(STDIN_FILENO) != 0 {
-                print("\(version) (Lua \(luaVersion)) -- Ctrl-D to leave, Ctrl-C to interrupt")
+                print("\(version) (Lua \(luaVersion)) -- help() lists what you can do; the tutorial: docs/tutorial.md\nCtrl-D leaves, Ctrl-C interrupts")
                 REPL(lua: lua).run()
             } else {
                 // As `lua` does: with stdin not a terminal, run it as a script.

@@ -21,16 +21,28 @@ extern const int NSYS_CLONE_NEWNET;
 extern const int NSYS_CLONE_NEWNS;
 extern const int NSYS_CLONE_NEWUSER;
 
-/// Starts `argv[0]` (searched in PATH) inside the network namespace `netns_fd`
-/// the way `ip netns exec` does: setns, a private mount namespace with / made
-/// a slave, a fresh sysfs on /sys, and /etc/netns/NAME/* bound over /etc/*
-/// (when `name` is non-NULL). stdin/stdout/stderr of the child are the given
-/// fds. The child leads a process group of its own (its pid), and dies with
-/// the calling thread (PR_SET_PDEATHSIG): a program nslua started never
-/// outlives a killed nslua. `report_fd` is a CLOEXEC pipe: if exec fails, the
-/// child writes "step:errno" to it and exits 127. Returns the pid, or -1 with errno.
-pid_t nsys_spawn_in_netns(int netns_fd, const char *name, char *const argv[],
+/// Starts `argv[0]` (searched in PATH, with environment `envp`) inside the
+/// network namespace `netns_fd` the way `ip netns exec` does: setns, a
+/// private mount namespace with / made a slave, a fresh sysfs on /sys, and
+/// /etc/netns/NAME/X bound over /etc/X for each X in `etc` (NULL-terminated,
+/// listed by the caller). stdin/stdout/stderr of the child are the given fds.
+/// The child leads a process group of its own (its pid), and dies with the
+/// calling thread (PR_SET_PDEATHSIG): a program nslua started never outlives
+/// a killed nslua. `report_fd` is a CLOEXEC pipe: if exec fails, the child
+/// writes "step:errno" to it and exits 127. Returns the pid, or -1 with errno.
+pid_t nsys_spawn_in_netns(int netns_fd, const char *name, char *const etc[], char *const argv[], char *const envp[],
                           int in_fd, int out_fd, int err_fd, int report_fd);
+
+/// The same for an interactive program (`ns:shell()`): it keeps nslua's
+/// stdin, stdout and stderr, and, on a terminal, its process group becomes
+/// the terminal's foreground (Ctrl-C and Ctrl-Z go to it, not to nslua).
+pid_t nsys_spawn_interactive_in_netns(int netns_fd, const char *name, char *const etc[], char *const argv[],
+                                      char *const envp[], int report_fd);
+
+/// Saves the terminal's settings (before handing it over), and gives the
+/// terminal back to nslua's process group with those settings (after).
+void nsys_terminal_save(void);
+void nsys_terminal_restore(void);
 
 /// getrandom(2).
 long nsys_getrandom(void *buf, unsigned long n);
