@@ -44,8 +44,8 @@ expect_error float_mtu 'local a = net.veth("a0", "b0"); a:mtu(1500.5)' "bad argu
 expect_error missing_ns 'net.open("nope")' 'net.open("nope"): No such namespace (there is no namespace named nope (ip netns list))'
 expect_error dup_ns 'net.ns("twice"); net.ns("twice")' 'net.ns("twice"): File exists (a namespace named twice already exists)'
 expect_error bad_ns_name 'net.ns("a/b")' "invalid namespace name ('a/b' contains '/')"
-expect_error bad_self 'local a = net.veth("a0", "b0"); a.up(42)' "bad argument #1 to 'up' (Link expected, got number)"
-expect_error bad_self2 'local a = net.veth("a0", "b0"); local ns = net.ns("bs1"); ns.link(a, "x")' "bad argument #1 to 'link' (Namespace expected, got Link)"
+expect_error bad_self 'local a = net.veth("a0", "b0"); a.up(42)' "bad argument #1 to 'up' (Link expected, got number; call methods with ':', as obj:up(...))"
+expect_error bad_self2 'local a = net.veth("a0", "b0"); local ns = net.ns("bs1"); ns.link(a, "x")' "bad argument #1 to 'link' (Namespace expected, got Link; call methods with ':', as obj:link(...))"
 expect_error gone_link 'local a = net.veth("a0", "b0"); a:delete(); a:up()' "a0:up(): No such device (link a0@host has been deleted)"
 expect_error gone_ns 'local n = net.ns("g1"); n:delete(); n:bridge("x")' 'g1:bridge("x"): No such namespace (namespace g1 has been deleted)'
 expect_error master_other_ns 'local n = net.ns("m1"); local br = n:bridge("br0"); local a = net.veth("a0", "b0"); a:master(br)' \

@@ -73,13 +73,13 @@ check_contains "line: 3 hosts, 3 switches" "$OUT" "lab L (3 hosts, 3 switches)"
 check_contains "tree(2, 2): 4 hosts, 3 switches" "$OUT" "lab T (4 hosts, 3 switches)"
 check_contains "chain(3): 2 hosts, 3 routers" "$OUT" "lab C (2 hosts, 3 routers)"
 check_eq "star: hosts from .10 of the first /24 of its prefix" "ADDRS	10.1.0.10	10.1.0.13	10.2.0.12	10.4.0.14" "$(grep ^ADDRS <<< "$OUT")"
-check_eq "the four labs coexist" "Ch1 Ch2 Cr1 Cr2 Cr3 Cswitches Lh1 Lh2 Lh3 Lswitches Sh1 Sh2 Sh3 Sh4 Sswitches Th1 Th2 Th3 Th4 Tswitches" \
+check_eq "the four labs coexist" "Ch1 Ch2 Cr1 Cr2 Cr3 Lh1 Lh2 Lh3 Lswitches Sh1 Sh2 Sh3 Sh4 Sswitches Th1 Th2 Th3 Th4 Tswitches" \
   "$(ip -j netns list | jq -r '[.[].name] | sort | join(" ")')"
 check_eq "a chain has no switches' namespace... (its links are direct)" "" "$(ip -j -n Cswitches link show type bridge 2>/dev/null | jq -r '.[].ifname' 2>/dev/null)"
 check "star: iputils h1 -> h4" ip netns exec Sh1 ping -c 1 -W 1 10.1.0.13
 check_eq "star: its bridge is named with the lab's prefix" "Ss1" "$(ip -j -n Sswitches link show type bridge | jq -r '.[0].ifname')"
 check "line: h1 reaches h3 across three switches" ip netns exec Lh1 ping -c 1 -W 1 10.2.0.12
-check_eq "line: switches joined in a chain" "2" "$(ip -j -n Lswitches link show master Ls2 | jq length)"
+check_eq "line: s2 has three ports (s1, s3, h2)" "3" "$(ip -j -n Lswitches link show master Ls2 | jq length)"
 check "tree: h1 reaches h4 across the root" ip netns exec Th1 ping -c 1 -W 1 "$(ip -j -n Th4 addr show dev eth0 | jq -r '.[0].addr_info[] | select(.family == "inet") | .local')"
 check_eq "tree: the lab-wide rate is on its links" "tbf" "$(tc -j -n Th1 qdisc show dev eth0 | jq -r '.[0].kind')"
 check_eq "chain: point-to-point /30s" "10.4.0.1/30 10.4.0.14/30" "$(addr_of Ch1 eth0) $(addr_of Ch2 eth0)"
@@ -92,13 +92,13 @@ check_clean "generators:"
 
 # --- spec errors: at the caller's line, naming the entry, nothing left ------------------------
 spec_error() {
-  local name=$1 spec=$2 want=$3
+  local name=$1 spec=$2 want=$3 before=${4:-}
   printf 'local topo = require "nslua.topo"\n\ntopo.build(%s)\n' "$spec" > "$WORK/$name.lua"
   run_nslua "$WORK/$name.lua"
   check_eq "$name: exit 1" 1 "$RC"
   check_contains "$name: at the caller's line" "$ERR" "$name.lua:3: topo.build: "
   check_contains "$name: says what is wrong" "$ERR" "$want"
-  check_eq "$name: nothing left" "" "$(ip netns list)"
+  check_eq "$name: nothing left" "$before" "$(ip netns list | awk '{print $1}' | tr '\n' ' ')"
 }
 spec_error unknown_node '{hosts = {"h1"}, links = {{"h1", "s9"}}}' 'link #1 {"h1", "s9"}: "s9" is not a host, router or switch of this lab'
 spec_error duplicate '{hosts = {"x"}, switches = {"x"}}' '"x" is both a host and a switch'
@@ -116,7 +116,7 @@ spec_error switch_addr '{hosts = {"a"}, switches = {"s"}, links = {{"s", "a", ad
 # A primitive fails midway (a namespace of that name exists): reported at the caller's line, the rest undone.
 ip netns add h2
 spec_error midway '{hosts = {"h1", "h2", "h3"}, switches = {"s1"}, links = {{"h1", "s1"}, {"h2", "s1"}, {"h3", "s1"}}}' \
-  'topo.build: net.ns("h2"): File exists'
+  'topo.build: net.ns("h2"): File exists' "h2 "
 ip netns del h2
 check_eq "midway: its kind is kept (exists)" "exists" "$(printf 'ip=1\n' >/dev/null; "$NSLUA" -e 'local topo = require "nslua.topo"; net.ns("h2"); local ok, e = pcall(topo.build, {hosts = {"h2"}}); print(e.kind)')"
 check_clean "spec errors:"
@@ -140,9 +140,12 @@ end
 expect(check.path, lab.h1, lab.h2, {lab.r2, lab.r1})
 expect(check.route, lab.h1, "default", {via = "10.0.0.9"})
 expect(check.unreachable, lab.h1, lab.h2)
-lab.r2:forward(false)
+lab.r2:forward(false)   -- r2 drops what it should forward, silently
 expect(check.reachable, lab.h1, lab.h2)
 expect(check.path, lab.h1, lab.h2, {lab.r1, lab.r2})
+lab.r2:forward(true)
+lab.r1:delroute("10.0.0.8/30")   -- r1 says it has no route
+expect(check.reachable, lab.h1, lab.h2)
 check.reachable(lab.h1, lab.h2)   -- uncaught: the script fails here
 LUA
 run_nslua "$WORK/checks.lua"
@@ -150,8 +153,10 @@ check_contains "checks pass on a correct lab" "$OUT" "GOOD"
 check_contains "check.path: a wrong order fails, naming the hop" "$OUT" "check.path(h1, h2 (10.0.0.10)): hop 1 should be r2, but 10.0.0.2 answered (it is not one of r2's addresses)"
 check_contains "check.route: a wrong gateway fails, saying what it saw" "$OUT" "check.route(h1, \"default\"): expected via 10.0.0.9, got default via 10.0.0.2 dev eth0"
 check_contains "check.unreachable fails when it is reachable" "$OUT" "check.unreachable(h1, h2 (10.0.0.10)): expected no reply, got"
-check_contains "check.reachable fails on a broken lab, with the kernel's answer" "$OUT" "check.reachable(h1, h2 (10.0.0.10)): expected replies, got none (3 sent, 0 received; From 10.0.0.6 icmp_seq=3 Destination Net Unreachable)"
-check_contains "check.path fails past the broken router" "$OUT" "check.path(h1, h2 (10.0.0.10)): after r1 (10.0.0.2), r2 (10.0.0.6), expected a reply with TTL 3"
+check_eq "check.reachable fails on a lab that drops, with ping's hint" "BAD	false	check.reachable(h1, h2 (10.0.0.10)): expected replies, got none (3 sent, 0 received; no reply from 10.0.0.10 within 1 s after the last request (sent on eth0 to gateway 10.0.0.2), and no error came back: something on the way drops the requests or the replies (a router not forwarding, a filter, no route back to h1); ping with ttl = 1, 2, ... or a capture shows how far they get)" \
+  "$(grep -F 'BAD	false	check.reachable' <<< "$OUT" | head -1)"
+check_contains "check.path fails at the router that drops" "$OUT" "check.path(h1, h2 (10.0.0.10)): hop 2 should be r2 (Time to live exceeded from it); got no answer (after r1 (10.0.0.2))"
+check_contains "check.reachable fails with the kernel's answer and ping's hint" "$OUT" "check.reachable(h1, h2 (10.0.0.10)): expected replies, got none (3 sent, 0 received; From 10.0.0.2 icmp_seq=1 Destination Net Unreachable; 10.0.0.2 has no route to 10.0.0.10)"
 check_eq "an uncaught failed check ends the script with status 1" 1 "$RC"
 line=$(grep -n 'uncaught: the script fails here' "$WORK/checks.lua" | cut -d: -f1)
 check_contains "... at the script's own line" "$ERR" "checks.lua:$line: check.reachable(h1, h2"

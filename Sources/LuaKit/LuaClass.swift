@@ -23,6 +23,7 @@ public final class LuaClass<T: AnyObject>: AnyLuaClass {
     var tostring: ((T) -> String)?
     var equals: ((T, T) -> Bool)?
     var shortName: ((T) -> String)?
+    var replText: ((T) -> String?)?
     var methodRefs: [String: LuaValue] = [:]
 
     public init(_ name: String) { self.name = name }
@@ -35,6 +36,11 @@ public final class LuaClass<T: AnyObject>: AnyLuaClass {
     public func tostring(_ fn: @escaping (T) -> String) -> Self { tostring = fn; return self }
     @discardableResult
     public func equals(_ fn: @escaping (T, T) -> Bool) -> Self { equals = fn; return self }
+    /// What the REPL shows for a result (nil: nothing, as when the object
+    /// already printed itself); without it, `tostring`.
+    @discardableResult
+    public func repl(_ fn: @escaping (T) -> String?) -> Self { replText = fn; return self }
+
     /// How an object is written where a call is quoted in an error ("ns1:route(...)").
     @discardableResult
     public func literal(_ fn: @escaping (T) -> String) -> Self { shortName = fn; return self }
@@ -117,6 +123,14 @@ extension Lua {
         }, on: L)
         lua_setfield(L, -2, "__tostring")
 
+        if cls.replText != nil {
+            pushFunction({ [unowned cls] call in
+                let object = try call.object(1, T.self)
+                return [cls.replText?(object).map(LuaValue.string) ?? .nil]
+            }, on: L)
+            lua_setfield(L, -2, "__repl")
+        }
+
         pushFunction({ [unowned cls] call in
             guard let a = call.optionalObject(1, T.self), let b = call.optionalObject(2, T.self) else { return [false] }
             return [.bool(a === b || (cls.equals?(a, b) ?? false))]
@@ -126,17 +140,24 @@ extension Lua {
     }
 }
 
-/// Levenshtein distance, for "did you mean" hints.
+/// Edit distance where swapping two neighbouring letters counts as one edit
+/// (optimal string alignment), for "did you mean" hints: "valeu" is one
+/// edit from "value".
 func editDistance(_ a: String, _ b: String) -> Int {
     let a = Array(a.utf8), b = Array(b.utf8)
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }
+    var before = [Int](repeating: 0, count: b.count + 1)
     var previous = Array(0...b.count)
     for i in 1...a.count {
         var current = [i] + [Int](repeating: 0, count: b.count)
         for j in 1...b.count {
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                current[j] = min(current[j], before[j - 2] + 1)
+            }
         }
+        before = previous
         previous = current
     }
     return previous[b.count]

@@ -41,12 +41,24 @@ extension Lua {
       return "{ " .. concat(parts, ", ") .. " }"
     end
 
+    -- An object may say what the REPL shows for it (__repl), or nothing
+    -- (nil: it has printed itself already).
     local function print_results(...)
       local n = select("#", ...)
       if n == 0 then return end
       local out = {}
-      for i = 1, n do out[i] = show((select(i, ...))) end
-      print(concat(out, "\t"))
+      for i = 1, n do
+        local v = (select(i, ...))
+        local mt = getmetatable(v)
+        local repl = type(mt) == "table" and rawget(mt, "__repl")
+        if repl then
+          local s = repl(v)
+          if s ~= nil then out[#out + 1] = s end
+        else
+          out[#out + 1] = show(v)
+        end
+      end
+      if #out > 0 then print(concat(out, "\t")) end
     end
 
     -- Names that can follow `text`: globals, `t.field`, `obj:method`.

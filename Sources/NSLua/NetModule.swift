@@ -15,6 +15,8 @@ public final class NetModule {
     let namespaceClass = LuaClass<Namespace>("Namespace")
     let linkClass = LuaClass<Link>("Link")
     var functions: [String: LuaFunction] = [:]
+    /// The REPL is running a line typed at its prompt: pings print as they go.
+    public var interactive = false
 
     public init(lua: Lua, lab: Lab) {
         self.lua = lua

@@ -1,15 +1,26 @@
+import Glibc
 import LuaKit
 import NetLab
 
 /// Lua faces of results that are plain values in NetLab.
 final class PingResultObject {
     let result: PingResult
-    init(_ r: PingResult) { result = r }
+    /// Printed line by line as it ran (verbose): the REPL shows it no more.
+    let shown: Bool
+    init(_ r: PingResult, shown: Bool) { result = r; self.shown = shown }
 }
 
 final class PingMatrixObject {
     let matrix: PingMatrix
-    init(_ m: PingMatrix) { matrix = m }
+    let shown: Bool
+    init(_ m: PingMatrix, shown: Bool) { matrix = m; self.shown = shown }
+}
+
+/// A line on standard output now, after what Lua has buffered.
+func printNow(_ line: String) {
+    fflush(nil)
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
 }
 
 extension NetModule {
@@ -17,6 +28,7 @@ extension NetModule {
     func defineTraffic() {
         let ping = LuaClass<PingResultObject>("PingResult")
         ping.tostring { $0.result.summary }
+        ping.repl { $0.shown ? nil : $0.result.summary }
         let fields: [String: (PingResult) -> LuaValue] = [
             "destination": { .string($0.destination) },
             "sent": { .integer(Int64($0.sent)) }, "received": { .integer(Int64($0.received)) },
@@ -27,12 +39,15 @@ extension NetModule {
             "time": { .number($0.elapsed) },
             "rtts": { .table(LuaTable(array: $0.rtts.map(LuaValue.number))) },
             "errors": { .table(LuaTable(array: $0.errors.map(LuaValue.string))) },
+            "hint": { $0.hint.map(LuaValue.string) ?? .nil },
         ]
         for (name, get) in fields { ping.field(name) { get($0.result) } }
         lua.register(ping)
 
         let matrix = LuaClass<PingMatrixObject>("PingMatrix")
         matrix.tostring { $0.matrix.summary }
+        matrix.repl { $0.shown ? nil : $0.matrix.summary }
+        matrix.field("rounds") { .integer(Int64($0.matrix.rounds)) }
         matrix.field("dropped") { .integer(Int64($0.matrix.dropped)) }
         matrix.field("sent") { .integer(Int64($0.matrix.sent)) }
         matrix.field("received") { .integer(Int64($0.matrix.received)) }
@@ -88,9 +103,9 @@ extension NetModule {
         }
         lua.register(capture)
 
-        method("ping", on: namespaceClass) { ns, call in
+        method("ping", on: namespaceClass) { [unowned self] ns, call in
             let dst = try call.string(2)
-            let o = try call.options(3, known: ["count", "interval", "timeout", "size", "ttl", "from"])
+            let o = try call.options(3, known: ["count", "interval", "timeout", "size", "ttl", "from", "verbose"])
             try call.noMoreThan(3)
             var p = PingOptions()
             if let v = try o.integer("count", in: 1...100_000) { p.count = Int(v) }
@@ -104,7 +119,9 @@ extension NetModule {
             case .object(let l as Link): p.from = l.lastName
             default: throw o.error("option 'from' must be an address or a device (got \(o.literal("from")))")
             }
-            return [.object(PingResultObject(try ns.ping(dst, options: p)))]
+            let verbose = try o.bool("verbose") ?? interactive
+            if verbose { p.onLine = { printNow($0) } }
+            return [.object(PingResultObject(try ns.ping(dst, options: p), shown: verbose))]
         }
 
         function("pingall") { [unowned self] call in
@@ -126,8 +143,9 @@ extension NetModule {
             let count = Int(try o.integer("count", in: 1...1000) ?? 5)
             let timeout = try o.number("timeout", in: 0...3600) ?? 1
             let m = try lab.pingAll(list, count: count, timeout: timeout)
-            if try o.bool("quiet") != true { print(m.summary) }
-            return [.object(PingMatrixObject(m))]
+            let quiet = try o.bool("quiet") ?? false
+            if !quiet { printNow(m.summary) }
+            return [.object(PingMatrixObject(m, shown: !quiet))]
         }
 
         method("exec", on: namespaceClass) { ns, call in

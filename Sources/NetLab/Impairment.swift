@@ -134,13 +134,26 @@ extension Link {
 
     /// Rebuilds the root qdisc from scratch; on failure puts back what was there.
     private func applyQdiscs(netem: Netem?, rate: RateLimit?) throws(LabError) {
-        _ = try message()
+        let m = try message()
+        if !owned && self.netem == nil && self.rateLimit == nil {
+            // Someone's own root qdisc (tc gives every one a handle; the
+            // kernel's default ones have none) is not nslua's to replace.
+            let root = try namespace.dump(Requests.dumpQdiscs()).compactMap { try? QdiscMessage($0) }
+                .first { $0.index == index && $0.isRoot }
+            if let root, root.handle != 0 {
+                throw .invalid("Device or resource busy",
+                               "\(label) has a \(root.kind) root qdisc (handle \(root.handle >> 16):) that nslua did not set; "
+                               + "nslua does not replace it (remove it first: tc qdisc del dev \(m.name) root)")
+            }
+            try lab?.ledger.impaired(self)
+        }
         do {
             try installQdiscs(netem: netem, rate: rate)
         } catch {
             try? installQdiscs(netem: self.netem, rate: self.rateLimit)
             throw error
         }
+        if netem == nil && rate == nil { lab?.ledger.unimpaired(self) }
     }
 
     private func installQdiscs(netem: Netem?, rate: RateLimit?) throws(LabError) {

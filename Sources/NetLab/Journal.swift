@@ -10,7 +10,8 @@ import Netlink
 /// (two runs in separate PID namespaces can both be pid 1). Files are named by
 /// a random token, created O_EXCL|O_NOFOLLOW in a root-only directory.
 ///
-/// Records, one per line (names are validated when read back; `-`: none):
+/// Records, one per line (names are validated when read back; `-`: none).
+/// Intent (`?`) is written before a kernel call, the settled record after it:
 ///
 ///     nslua-journal 2 <boot id> <pid>
 ///     host <cookie> <dev> <ino>                  the namespace the run started in (id 0)
@@ -18,22 +19,29 @@ import Netlink
 ///     ns? <id> <name>                            about to create a namespace
 ///     ns <id> <name> <cookie> <dev> <ino>        created
 ///     ns- <id>                                   deleted (or never made)
-///     link? <serial> <ns id> <mac>               about to make (or move, or re-MAC) a link there
-///     link <serial> <ns id> <ifindex> <mac> <name> [<peer serial>]   made (moved, renamed)
+///     link? <serial> <ns id> <mac> <kind>        about to make a link there, with that MAC
+///     link <serial> <ns id> <ifindex> <mac> <name> [<peer serial>]   made (renamed, moved)
 ///     link- <serial>                             deleted
-///     moved <serial> <from id> <name there> <ns id> <ifindex> <mac> <name>
-///                                                a link the run did not make, moved
-///     moved- <serial>                            put back
+///     touch <serial> <ns id> <ifindex> <name> <mac> <kind>
+///                                                a link of others, as it was before the run changed it
+///     move? <serial> <ns id>                     about to move a link there
+///     mac? <serial> <mac>                        about to give a link that MAC
+///     moved <serial> <ns id> <ifindex> <mac> <name>   a link of others, changed (moved, renamed, re-MACed)
+///     qdisc <serial> / qdisc- <serial>           an impairment put on a link of others / taken off
+///     moved- <serial>                            a link of others, put back (or gone)
 ///
 /// A namespace is known again by its cookie (SO_NETNS_COOKIE: never reused
-/// until reboot; its inode number is reused at once). A link is known by the
-/// MAC the run gave it when it made it: a link re-created under the same name
-/// and even the same ifindex does not have it.
+/// until reboot; its inode number is reused at once; kernels before 5.14
+/// have no cookies, and then the inode must do). A link is known by its MAC
+/// and kind: one the run made has a random MAC it chose, which nothing
+/// re-created under the same name or ifindex has.
 public enum Journal {
     public static let directory = "/run/nslua"
     static let magic = "nslua-journal"
     /// A journal being made (renamed to .journal once locked and headed).
     static let pendingSuffix = ".journal.new"
+    /// A compacted journal about to replace its run's journal.
+    static let replacementSuffix = ".journal.next"
     static let version = 2
 
     /// This boot's id: a journal from an earlier boot describes nothing that exists.
@@ -67,47 +75,95 @@ public enum Journal {
 /// This run's journal file, held under an exclusive flock until it is removed.
 final class JournalWriter {
     let path: String
+    private let directory: String
+    private let token: String
     private var fd: Int32
 
     init(directory: String, header: [String]) throws(LabError) {
-        let dir = try Journal.openDirectory(directory)
-        defer { close(dir) }
+        self.directory = directory
         // Made under a temporary name, locked, given its header, and only then
         // renamed into place: no reader ever sees an unlocked or empty journal
         // of a live run.
-        var token = ""
-        var fd: Int32 = -1
-        for _ in 0..<8 {
-            token = randomBytes(8).map { String($0, radix: 16).leftPadded(2) }.joined()
-            fd = openat(dir, token + Journal.pendingSuffix, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0o600)
-            if fd >= 0 || errno != EEXIST { break }
-        }
-        guard fd >= 0 else { throw .errno(errno, "creating a journal in \(directory)") }
-        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
-        self.fd = fd
-        self.path = "\(directory)/\(token).journal"
-        write(header)
-        guard renameat(dir, token + Journal.pendingSuffix, dir, token + ".journal") == 0 else {
-            let e = errno
-            unlinkat(dir, token + Journal.pendingSuffix, 0)
+        (token, fd) = try JournalWriter.make(in: directory, suffix: Journal.pendingSuffix, lines: header)
+        path = "\(directory)/\(token).journal"
+        do {
+            try JournalWriter.rename(in: directory, token + Journal.pendingSuffix, to: token + ".journal")
+        } catch {
+            unlink("\(directory)/\(token)\(Journal.pendingSuffix)")
             close(fd)
-            self.fd = -1
-            throw .errno(e, "creating a journal in \(directory)")
+            fd = -1
+            throw error
         }
     }
 
     deinit { finish() }
 
+    /// A new file `<random token><suffix>` holding `lines`, locked.
+    private static func make(in directory: String, suffix: String, token given: String? = nil,
+                             lines: [String]) throws(LabError) -> (String, Int32) {
+        let dir = try Journal.openDirectory(directory)
+        defer { close(dir) }
+        var token = given ?? ""
+        var fd: Int32 = -1
+        for _ in 0..<8 {
+            if given == nil { token = randomBytes(8).map { String($0, radix: 16).leftPadded(2) }.joined() }
+            fd = openat(dir, token + suffix, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0o600)
+            if fd >= 0 || errno != EEXIST || given != nil { break }
+        }
+        guard fd >= 0 else { throw .errno(errno, "creating a journal in \(directory)") }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        do {
+            _ = try write(lines, to: fd, directory: directory)
+        } catch {
+            unlinkat(dir, token + suffix, 0)
+            close(fd)
+            throw error
+        }
+        return (token, fd)
+    }
+
+    private static func rename(in directory: String, _ from: String, to: String) throws(LabError) {
+        let dir = try Journal.openDirectory(directory)
+        defer { close(dir) }
+        guard renameat(dir, from, dir, to) == 0 else { throw .errno(errno, "renaming a journal in \(directory)") }
+    }
+
     /// Appends lines in one write(2), so a record is never torn by a kill
-    /// between two system calls.
-    func write(_ lines: [String]) {
-        guard fd >= 0, !lines.isEmpty else { return }
+    /// between two system calls; returns the bytes written. A full disk or
+    /// a short write is an error: the journal no longer tells the truth.
+    @discardableResult
+    func write(_ lines: [String]) throws(LabError) -> Int {
+        guard fd >= 0, !lines.isEmpty else { return 0 }
+        return try JournalWriter.write(lines, to: fd, directory: directory)
+    }
+
+    private static func write(_ lines: [String], to fd: Int32, directory: String) throws(LabError) -> Int {
         let bytes = Array(lines.joined(separator: "\n").utf8) + [10]
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else { break }
+            if n > 0 { done += n } else if n < 0 && errno == EINTR { continue } else {
+                throw .errno(n < 0 ? errno : ENOSPC, "writing the journal in \(directory)")
+            }
         }
+        return done
+    }
+
+    /// Replaces the journal with `lines` (the live state, compacted): a new
+    /// file, locked, renamed over the old one. A reader that opened the old
+    /// file sees, once it has the lock, that the path is no longer that file.
+    func replace(with lines: [String]) throws(LabError) {
+        guard fd >= 0 else { return }
+        let (_, newFD) = try JournalWriter.make(in: directory, suffix: Journal.replacementSuffix, token: token, lines: lines)
+        do {
+            try JournalWriter.rename(in: directory, token + Journal.replacementSuffix, to: token + ".journal")
+        } catch {
+            unlink("\(directory)/\(token)\(Journal.replacementSuffix)")
+            close(newFD)
+            throw error
+        }
+        close(fd)
+        fd = newFD
     }
 
     /// Removes the journal (then releases the lock).
@@ -147,15 +203,35 @@ public struct StaleRun: Sendable {
 
     struct RecordedLink: Sendable {
         var serial: Int
-        /// Every namespace and MAC it was recorded with: it is in one of them.
+        /// Made by the run (else: a link of others it changed).
+        var owned = true
+        var kind: String?
+        /// Every namespace and MAC it was recorded with: it is in one of
+        /// them, with one of them.
         var places: [Int] = []
         var macs: [MACAddress] = []
-        var name: String?
+        /// Its last settled ifindex, and where.
         var index: Int32?
-        /// For a link the run did not make: where to put it back, as what.
-        var origin: (namespace: Int, name: String)?
+        var indexPlace: Int?
+        var name: String?
+        /// For a link of others: where it was, as what, before the run changed it.
+        var origin: Origin?
+        /// An impairment the run put on it (a link of others).
+        var impaired = false
         /// The other end of a veth the run made.
         var peer: Int?
+
+        struct Origin: Sendable {
+            var namespace: Int
+            var index: Int32
+            var name: String
+            var mac: MACAddress?
+        }
+
+        mutating func seen(in place: Int, mac: MACAddress?) {
+            if !places.contains(place) { places.append(place) }
+            if let mac, !macs.contains(mac) { macs.append(mac) }
+        }
     }
 
     var isFromThisBoot: Bool { bootID == Journal.bootID }
@@ -189,6 +265,16 @@ extension Journal {
     /// cannot be read, to be reported.
     public static func staleRuns(in directory: String = Journal.directory) -> (runs: [StaleRun], unreadable: [UnreadableJournal]) {
         var runs: [StaleRun] = [], unreadable: [UnreadableJournal] = []
+        for name in directoryEntries(directory) where name.hasSuffix(replacementSuffix) {
+            // A compacted journal its run died before putting in place: the
+            // journal it was to replace still tells everything.
+            let fd = open("\(directory)/\(name)", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            var st = stat()
+            if fd >= 0, fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                unlink("\(directory)/\(name)")
+            }
+            if fd >= 0 { close(fd) }
+        }
         for name in directoryEntries(directory) where name.hasSuffix(".journal") || name.hasSuffix(pendingSuffix) {
             let path = "\(directory)/\(name)"
             switch inspect(path) {
@@ -216,6 +302,12 @@ extension Journal {
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             close(fd)
             return .alive   // a live run holds it
+        }
+        // Replaced (compacted) by its run since it was opened: that run lives.
+        var now = stat()
+        if lstat(path, &now) != 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev {
+            close(fd)
+            return .alive
         }
         if path.hasSuffix(pendingSuffix) {
             close(fd)
@@ -254,17 +346,21 @@ extension Journal {
     /// them (a hostile `ns ../../etc/x` is dropped); unknown or torn lines
     /// (the last one of a killed run) are skipped. nil if the header is wrong.
     static func parse(_ text: String, path: String) -> StaleRun? {
-        let lines = text.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: false).map(String.init) }
-        guard let h = lines.first, h.count == 4, h[0] == magic, h[1] == String(version), let pid = Int32(h[3]) else { return nil }
-        var run = StaleRun(path: path, pid: pid, bootID: h[2])
-        func nsName(_ s: String) -> String? { (try? Validate.namespaceName(s)) != nil ? s : nil }
-        func ifName(_ s: String) -> String? { (try? Validate.interfaceName(s)) != nil ? s : nil }
-        func recorded(_ f: [String], owned: Bool) -> (Int, StaleRun.RecordedNamespace)? {
+        var lines = text.split(separator: "\n").makeIterator()
+        guard let first = lines.next() else { return nil }
+        let h = first.split(separator: " ", omittingEmptySubsequences: false)
+        guard h.count == 4, h[0] == magic, h[1] == String(version), let pid = Int32(h[3]) else { return nil }
+        var run = StaleRun(path: path, pid: pid, bootID: String(h[2]))
+        func nsName(_ s: Substring) -> String? { (try? Validate.namespaceName(String(s))) != nil ? String(s) : nil }
+        func ifName(_ s: Substring) -> String? { (try? Validate.interfaceName(String(s))) != nil ? String(s) : nil }
+        func kind(_ s: Substring) -> String? { s.count <= 16 && s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } ? String(s) : nil }
+        func recorded(_ f: [Substring], owned: Bool) -> (Int, StaleRun.RecordedNamespace)? {
             guard f.count == 6, let id = Int(f[1]), id > 0, let name = nsName(f[2]), let cookie = UInt64(f[3]),
                   let dev = UInt64(f[4]), let ino = UInt64(f[5]) else { return nil }
             return (id, .init(name: name, cookie: cookie, id: NamespaceID(device: dev, inode: ino), owned: owned))
         }
-        for f in lines.dropFirst() {
+        while let line = lines.next() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: false)
             switch f.first {
             case "host" where f.count == 4:
                 if let c = UInt64(f[1]), let d = UInt64(f[2]), let i = UInt64(f[3]) {
@@ -284,27 +380,36 @@ extension Journal {
                     run.namespaces[id]?.removed = true
                     run.intended[id] = nil
                 }
-            case "link?" where f.count == 4:
-                if let s = Int(f[1]), let id = Int(f[2]), let mac = MACAddress(f[3]) {
-                    var l = run.links[s] ?? .init(serial: s)
-                    l.places.append(id); l.macs.append(mac)
-                    run.links[s] = l
-                }
-            case "link" where f.count == 6 || f.count == 7, "moved" where f.count == 8:
-                let moved = f[0] == "moved"
-                let o = moved ? 2 : 0
-                guard let s = Int(f[1]), let id = Int(f[2 + o]), let index = Int32(f[3 + o]), let name = ifName(f[5 + o]) else { continue }
-                var l = run.links[s] ?? .init(serial: s)
-                l.places.append(id)
-                if let mac = MACAddress(f[4 + o]) { l.macs.append(mac) }
+            case "link?" where f.count == 5:
+                guard let s = Int(f[1]), let id = Int(f[2]), let mac = MACAddress(String(f[3])) else { continue }
+                run.links[s, default: .init(serial: s)].seen(in: id, mac: mac)
+                run.links[s]!.kind = kind(f[4])
+            case "link" where f.count == 6 || f.count == 7, "moved" where f.count == 6:
+                guard let s = Int(f[1]), let id = Int(f[2]), let index = Int32(f[3]), let name = ifName(f[5]) else { continue }
+                guard f[0] == "link" || run.links[s]?.origin != nil else { continue }
+                run.links[s, default: .init(serial: s)].seen(in: id, mac: MACAddress(String(f[4])))
+                run.links[s]!.index = index
+                run.links[s]!.indexPlace = id
+                run.links[s]!.name = name
+                if f.count == 7 { run.links[s]!.peer = Int(f[6]) }
+            case "touch" where f.count == 7:
+                guard let s = Int(f[1]), let id = Int(f[2]), let index = Int32(f[3]), let name = ifName(f[4]) else { continue }
+                let mac = MACAddress(String(f[5]))
+                var l = StaleRun.RecordedLink(serial: s, owned: false, kind: kind(f[6]))
+                l.origin = .init(namespace: id, index: index, name: name, mac: mac)
+                l.seen(in: id, mac: mac)
                 l.index = index
+                l.indexPlace = id
                 l.name = name
-                if !moved && f.count == 7 { l.peer = Int(f[6]) }
-                if moved {
-                    guard let from = Int(f[2]), let there = ifName(f[3]) else { continue }
-                    l.origin = (from, there)
-                }
                 run.links[s] = l
+            case "move?" where f.count == 3:
+                if let s = Int(f[1]), let id = Int(f[2]), run.links[s] != nil { run.links[s]!.seen(in: id, mac: nil) }
+            case "mac?" where f.count == 3:
+                if let s = Int(f[1]), let mac = MACAddress(String(f[2])), let l = run.links[s] {
+                    run.links[s]!.seen(in: l.places.last ?? 0, mac: mac)
+                }
+            case "qdisc" where f.count == 2, "qdisc-" where f.count == 2:
+                if let s = Int(f[1]), run.links[s]?.origin != nil { run.links[s]!.impaired = f[0] == "qdisc" }
             case "link-" where f.count == 2, "moved-" where f.count == 2:
                 if let s = Int(f[1]) { run.links[s] = nil }
             default:
@@ -322,7 +427,9 @@ extension Journal {
         var done: [String] = [], kept: [String] = []
         // Held while cleaning: a second `nslua --clean` leaves this one alone.
         let lock = open(run.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+        var st = stat(), now = stat()
+        guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0, fstat(lock, &st) == 0, lstat(run.path, &now) == 0,
+              st.st_ino == now.st_ino, st.st_dev == now.st_dev else {
             if lock >= 0 { close(lock) }
             return ([], ["everything: its journal is busy (another nslua --clean?)"])
         }
@@ -349,33 +456,62 @@ extension Journal {
             }
         }
 
-        // Where each link is now: looked up by MAC in every place it was recorded.
+        // Where each link is now: at its last ifindex if that has its MAC and
+        // kind; else the one link with one of its MACs and its kind, in the
+        // places it was recorded. Two candidates: nobody can tell.
         var dumps: [Int: [LinkMessage]] = [:]
-        func find(_ l: StaleRun.RecordedLink) -> (Int, Namespace, LinkMessage)? {
-            for place in Array(Set(l.places)).sorted() {
-                guard let ns = resolved[place] else { continue }
-                if dumps[place] == nil { dumps[place] = (try? ns.linkMessages()) ?? [] }
-                if let m = dumps[place]!.first(where: { m in m.mac.map { l.macs.contains($0) } ?? false }) {
-                    return (place, ns, m)
-                }
+        func links(at place: Int) -> [LinkMessage] {
+            if dumps[place] == nil { dumps[place] = resolved[place].flatMap { try? $0.linkMessages() } ?? [] }
+            return dumps[place]!
+        }
+        func matches(_ l: StaleRun.RecordedLink, _ m: LinkMessage) -> Bool {
+            (l.kind == nil || (m.kind ?? "device") == l.kind) && m.mac.map(l.macs.contains) ?? false
+        }
+        enum Whereabouts { case at(Int, Namespace, LinkMessage), gone, ambiguous }
+        func find(_ l: StaleRun.RecordedLink) -> Whereabouts {
+            if let place = l.indexPlace, let index = l.index, let ns = resolved[place],
+               let m = links(at: place).first(where: { $0.index == index }) {
+                // A bridge of others takes the lowest MAC of its ports: its kind must do.
+                if matches(l, m) || (!l.owned && l.kind == "bridge" && m.kind == "bridge") { return .at(place, ns, m) }
             }
-            return nil
+            var found: [(Int, LinkMessage)] = []
+            for place in l.places where resolved[place] != nil {
+                found += links(at: place).filter { matches(l, $0) }.map { (place, $0) }
+            }
+            if found.count > 1 { return .ambiguous }
+            guard let (place, m) = found.first else { return .gone }
+            return .at(place, resolved[place]!, m)
+        }
+        // Namespaces of the run that still hold a link of others: not deleted
+        // (that would destroy the link).
+        var holding: [Int: [String]] = [:]
+        func hold(_ places: [Int], _ what: String) {
+            for p in places where run.namespaces[p]?.owned == true { holding[p, default: []].append(what) }
         }
 
-        // 1. Links it did not make go back where they came from.
-        for l in run.links.values.sorted(by: { $0.serial < $1.serial }) {
+        // 1. Links of others go back as they were.
+        for l in run.links.values.sorted(by: { $0.serial < $1.serial }) where !l.owned {
             guard let origin = l.origin else { continue }
-            guard let (_, ns, m) = find(l) else { continue }
-            guard let home = resolved[origin.namespace] else {
-                kept.append("\(m.name)@\(ns.displayName) (the namespace it came from is gone)")
+            switch find(l) {
+            case .gone:
                 continue
-            }
-            let rename = m.name == origin.name ? nil : origin.name
-            do {
-                try ns.request(Requests.setLink(index: m.index, .init(name: rename, namespaceFD: try home.fd())))
-                done.append("put back \(origin.name)@\(home.displayName)")
-            } catch {
-                kept.append("\(m.name)@\(ns.displayName) (could not put it back: \(error))")
+            case .ambiguous:
+                kept.append("\(origin.name) of \(run.namespaceName(origin.namespace)) (several links have its MAC; cannot tell which)")
+                hold(l.places, origin.name)
+            case .at(let place, let ns, let m):
+                guard let home = resolved[origin.namespace] else {
+                    kept.append("\(m.name)@\(ns.displayName) (the namespace it came from is gone)")
+                    hold([place], m.name)
+                    continue
+                }
+                do {
+                    let (note, _, _) = try lab.restore(m, in: ns, to: home, name: origin.name, mac: origin.mac, removingQdisc: l.impaired)
+                    done.append("put back \(origin.name)@\(home.displayName)" + (l.impaired ? " (impairment removed)" : ""))
+                    if let note { kept.append(note) }
+                } catch {
+                    kept.append("\(m.name)@\(ns.displayName) (could not put it back: \(error))")
+                    hold([place], m.name)
+                }
             }
         }
 
@@ -385,6 +521,10 @@ extension Journal {
             guard let name = r.name else { continue }
             guard let ns = resolved[id] else {
                 if lab.removeUnmountedNamespaceFile(name) { done.append("netns \(name) (half-made)") }
+                continue
+            }
+            if let held = holding[id] {
+                kept.append("netns \(name) (it holds \(held.joined(separator: ", ")) of others)")
                 continue
             }
             ns.release()
@@ -402,26 +542,29 @@ extension Journal {
         // 3. Its links in namespaces it did not make (not a veth whose other
         // end was in one of its namespaces: the kernel removes that one).
         func inOwnedNamespace(_ serial: Int?) -> Bool {
-            guard let serial, let p = run.links[serial]?.places.last else { return false }
-            return run.namespaces[p]?.owned == true
+            guard let serial, let p = run.links[serial]?.indexPlace else { return false }
+            return run.namespaces[p]?.owned == true && holding[p] == nil
         }
-        for l in run.links.values.sorted(by: { $0.serial < $1.serial }) where l.origin == nil {
-            guard let (place, ns, m) = find(l) else {
-                // Not there by its MAC; if its name is back, that is someone else's link now.
-                if let place = l.places.last, run.namespaces[place]?.owned != true, let ns = resolved[place], let name = l.name,
+        for l in run.links.values.sorted(by: { $0.serial < $1.serial }) where l.owned {
+            switch find(l) {
+            case .gone:
+                // Its name back: someone else's link now.
+                if let place = l.indexPlace, run.namespaces[place]?.owned != true, let ns = resolved[place], let name = l.name,
                    (try? ns.linkMessage(named: name)) != nil, !inOwnedNamespace(l.peer) {
                     kept.append("\(name)@\(ns.displayName) (re-created since: not the one that run made)")
                 }
-                continue
-            }
-            if run.namespaces[place]?.owned == true || inOwnedNamespace(l.peer) { continue }   // went with its namespace
-            do {
-                try ns.request(Requests.deleteLink(index: m.index))
-                done.append("\(m.name)@\(ns.displayName)" + (l.name.map { $0 != m.name ? " (made as \($0))" : "" } ?? ""))
-            } catch where error.kind == .kernel(ENODEV) {
-                continue   // went with its peer meanwhile
-            } catch {
-                kept.append("\(m.name)@\(ns.displayName) (\(error))")
+            case .ambiguous:
+                kept.append("\(l.name ?? "?") (several links have its MAC; cannot tell which)")
+            case .at(let place, let ns, let m):
+                if (run.namespaces[place]?.owned == true && holding[place] == nil) || inOwnedNamespace(l.peer) { continue }   // went with its namespace
+                do {
+                    try ns.request(Requests.deleteLink(index: m.index))
+                    done.append("\(m.name)@\(ns.displayName)" + (l.name.map { $0 != m.name ? " (made as \($0))" : "" } ?? ""))
+                } catch where error.kind == .kernel(ENODEV) {
+                    continue   // went with its peer meanwhile
+                } catch {
+                    kept.append("\(m.name)@\(ns.displayName) (\(error))")
+                }
             }
         }
         for (id, ns) in resolved where id != 0 && run.namespaces[id]?.owned != true { ns.release() }

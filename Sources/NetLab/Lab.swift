@@ -184,13 +184,21 @@ public final class Lab: @unchecked Sendable {
         }
         var problems: [String] = []
         putBackForeignLinks(in: ns, problems: &problems)
+        // Deleting it would destroy a link of others still in it.
+        let held = ledger.touched.filter { $0.namespace === ns && !$0.isDeleted }
+        if !held.isEmpty {
+            problems.append("kept: it holds \(held.map(\.lastName).joined(separator: ", ")) of others, which could not be put back; "
+                            + "move them out (ip -n \(name) link set DEV netns ...), then ip netns del \(name)")
+            throw .invalid("namespace \(name) not deleted", problems.joined(separator: "; "))
+        }
         let path = "\(netnsDirectory)/\(name)"
         let mounted = ns.isMounted(at: path)
         if mounted { trace(ip: "netns del \(shellQuoted(name))", in: nil) }
         for c in captures where c.namespace === ns { c.stop() }
         ns.release()
-        ledger.removed(ns)
-        if mounted, let problem = unmountNamespace(name) { problems.append(problem) }
+        // Journalled as gone only once it is: a run killed before that leaves
+        // a journal from which --clean finishes the job.
+        if mounted, let problem = unmountNamespace(name) { problems.append(problem) } else { ledger.removed(ns) }
         if !mounted { problems.append("\(path) is no longer the namespace this run made (deleted or re-created outside nslua): left alone") }
         if !problems.isEmpty { throw .invalid("namespace \(name) deleted with problems", problems.joined(separator: "; ")) }
     }
@@ -279,7 +287,7 @@ public final class Lab: @unchecked Sendable {
         let (serial, peerSerial) = (ledger.newSerial(), ledger.newSerial())
         trace(ip: "link add " + (name.map { "\($0) " } ?? "") + "type veth" + (peerName.map { " peer name \($0)" } ?? (peerNS === ns ? "" : " peer"))
               + (peerNS === ns ? "" : " netns \(peerNS.name.map(shellQuoted) ?? "$$")"), in: ns)
-        ledger.willCreate(links: [(serial, ns, mac), (peerSerial, peerNS, peerMAC)])
+        ledger.willCreate(links: [(serial, ns, mac, "veth"), (peerSerial, peerNS, peerMAC, "veth")])
         let reply: [NetlinkMessage]
         do {
             reply = try ns.request(Requests.newVeth(name: name, mac: mac, peer: peerName, peerMAC: peerMAC, peerNamespaceFD: peerFD))
@@ -306,8 +314,8 @@ public final class Lab: @unchecked Sendable {
             ledger.abandoned(serials: [serial, peerSerial])
             throw .notFound("No such device", "the new veth pair did not appear in \(ns.displayName)")
         }
-        let a = Link(namespace: ns, index: first.index, name: first.name, owned: true, serial: serial, mac: mac)
-        let b = Link(namespace: peerNS, index: second.index, name: second.name, owned: true, serial: peerSerial, mac: peerMAC)
+        let a = Link(namespace: ns, index: first.index, name: first.name, owned: true, serial: serial, mac: mac, kind: "veth")
+        let b = Link(namespace: peerNS, index: second.index, name: second.name, owned: true, serial: peerSerial, mac: peerMAC, kind: "veth")
         a.peerLink = b
         b.peerLink = a
         ledger.created([a, b])
@@ -330,7 +338,7 @@ public final class Lab: @unchecked Sendable {
         let mac = freshMAC()
         let serial = ledger.newSerial()
         trace(ip: "link add \(name) type bridge", in: ns)
-        ledger.willCreate(links: [(serial, ns, mac)])
+        ledger.willCreate(links: [(serial, ns, mac, "bridge")])
         let reply: [NetlinkMessage]
         do {
             reply = try ns.request(Requests.newBridge(name: name, mac: mac))
@@ -345,7 +353,7 @@ public final class Lab: @unchecked Sendable {
             ledger.abandoned(serials: [serial])
             throw .notFound("No such device", "\(name) did not appear in \(ns.displayName)")
         }
-        let l = Link(namespace: ns, index: m.index, name: m.name, owned: true, serial: serial, mac: mac)
+        let l = Link(namespace: ns, index: m.index, name: m.name, owned: true, serial: serial, mac: mac, kind: "bridge")
         ledger.created([l])
         return l
     }
@@ -402,17 +410,98 @@ public final class Lab: @unchecked Sendable {
 
     // MARK: Teardown
 
-    /// Moves the links this run did not make but moved into `ns` back where
-    /// they came from, under their old names.
+    /// Puts the links this run did not make but changed (those now in `ns`,
+    /// or all) back as they were: their namespace, name and MAC, without the
+    /// impairment it put on them. Each only if it is still that link.
     private func putBackForeignLinks(in ns: Namespace?, problems: inout [String]) {
-        for l in ledger.moved where ns == nil || l.namespace === ns {
+        for l in ledger.touched where ns == nil || l.namespace === ns {
             guard let origin = l.origin, !l.isDeleted else { continue }
+            guard let m = l.current() else {
+                problems.append("\(l.label): ifindex \(l.index) is no longer the link this run changed (\(origin.name) of \(origin.namespace.displayName)); left alone")
+                ledger.putBack(l)
+                continue
+            }
             do {
-                try l.move(into: origin.namespace, name: l.lastName == origin.name ? nil : origin.name)
+                if let note = try putBack(l, m, origin) { problems.append(note) }
+                ledger.putBack(l)
             } catch {
-                problems.append("could not put \(l.label) back into \(origin.namespace.displayName): \(error)")
+                problems.append("could not put \(l.label) back as \(origin.name) in \(origin.namespace.displayName): \(error)")
             }
         }
+    }
+
+    /// One link back as `o` says it was; a note if not quite (its name is taken).
+    private func putBack(_ l: Link, _ m: LinkMessage, _ o: Link.Origin) throws(LabError) -> String? {
+        let impaired = l.netem != nil || l.rateLimit != nil
+        let (note, index, name) = try restore(m, in: l.namespace, to: o.namespace, name: o.name, mac: o.mac, removingQdisc: impaired)
+        if impaired {
+            l.netem = nil
+            l.rateLimit = nil
+            ledger.unimpaired(l)
+        }
+        if l.namespace !== o.namespace { ledger.moved(l, to: o.namespace, index: index) }
+        l.lastName = name
+        return note
+    }
+
+    /// Puts the link `m` of `ns` back into `home` as `name` with `mac` (and
+    /// without a root qdisc): moved, renamed (down, rename, up: a link that
+    /// is up cannot be renamed), re-MACed as needed. If another link has
+    /// taken the name meanwhile, it keeps its name (or, moving, gets a free
+    /// one), and the note says so. Returns its ifindex and name there.
+    func restore(_ m: LinkMessage, in ns: Namespace, to home: Namespace, name wanted: String, mac: MACAddress?,
+                 removingQdisc: Bool) throws(LabError) -> (note: String?, index: Int32, name: String) {
+        let what = "\(m.name)@\(ns.displayName)"
+        if removingQdisc {
+            trace(tc: "qdisc del dev \(m.name) root", in: ns)
+            do {
+                try ns.request(Requests.deleteRootQdisc(index: m.index), "removing the impairment on \(what)")
+            } catch where error.kind == .kernel(ENOENT) || error.kind == .kernel(EINVAL) {}
+        }
+        var name = wanted, note: String?
+        if name != m.name, let other = try home.linkMessage(named: name), home !== ns || other.index != m.index {
+            name = home === ns ? m.name : freeName(like: wanted, in: home)
+            note = "\(wanted) is taken in \(home.displayName) by another link: \(what) went back as \(name)"
+        }
+        var index = m.index
+        if home !== ns {
+            try home.checkAlive()
+            trace(ip: "link set dev \(m.name) netns \(home.name ?? "$$")" + (name != m.name ? " name \(name)" : ""), in: ns)
+            try ns.request(Requests.setLink(index: m.index, .init(name: name != m.name ? name : nil, namespaceFD: try home.fd())),
+                           "moving \(what) back to \(home.displayName)")
+            guard let back = try home.linkMessage(named: name) else {
+                throw .notFound("No such device", "\(name) did not appear in \(home.displayName)")
+            }
+            index = back.index
+        } else if name != m.name {
+            let wasUp = m.flags & IFF.UP != 0
+            if wasUp {
+                trace(ip: "link set dev \(m.name) down", in: ns)
+                try ns.request(Requests.setLink(index: index, .init(up: false)), "renaming \(what) back")
+            }
+            trace(ip: "link set dev \(m.name) name \(name)", in: ns)
+            try ns.request(Requests.setLink(index: index, .init(name: name)), "renaming \(what) back to \(name)")
+            if wasUp {
+                trace(ip: "link set dev \(name) up", in: ns)
+                try ns.request(Requests.setLink(index: index, .init(up: true)), "renaming \(what) back")
+            }
+        }
+        if let mac, m.mac != mac {
+            trace(ip: "link set dev \(name) address \(mac)", in: home)
+            try home.request(Requests.setLink(index: index, .init(mac: mac)), "giving \(name)@\(home.displayName) its MAC back")
+        }
+        return (note, index, name)
+    }
+
+    /// `base` shortened as needed and numbered ("eth1-1"), free in `ns`.
+    func freeName(like base: String, in ns: Namespace) -> String {
+        let taken = Set(((try? ns.linkMessages()) ?? []).map(\.name))
+        for n in 1... {
+            let suffix = "-\(n)"
+            let name = String(base.utf8.prefix(15 - suffix.utf8.count)).map { $0 + suffix } ?? base
+            if !taken.contains(name) { return name }
+        }
+        return base
     }
 
     /// Removes what this run owns (unless `keep`): programs it started,
@@ -432,15 +521,6 @@ public final class Lab: @unchecked Sendable {
             ledger.finished()
             return []
         }
-        for link in ledger.liveLinks where !link.owned && (link.netem != nil || link.rateLimit != nil) {
-            do {
-                try link.namespace.request(Requests.deleteRootQdisc(index: link.index))
-                link.netem = nil
-                link.rateLimit = nil
-            } catch {
-                problems.append("qdisc on \(link.label): \(error)")
-            }
-        }
         putBackForeignLinks(in: nil, problems: &problems)
         for ns in namespaces.reversed() where ns.owned {
             do { try deleteNamespace(ns) } catch { problems.append("namespace \(ns.displayName): \(error)") }
@@ -451,13 +531,13 @@ public final class Lab: @unchecked Sendable {
                 ledger.deleted(link)
                 continue
             }
-            guard m.mac == link.identityMAC else {
+            guard link.isSame(m) else {
                 problems.append("\(link.label): ifindex \(link.index) is now \(m.name), not the link this run made; left alone")
                 ledger.deleted(link)
                 continue
             }
-            if m.name != link.lastName {
-                problems.append("\(m.name)@\(link.namespace.displayName) was renamed outside this run (made as \(link.lastName)); removed all the same")
+            if m.name != link.givenName {
+                problems.append("\(m.name)@\(link.namespace.displayName) was renamed outside this run (made as \(link.givenName)); removed all the same")
                 link.lastName = m.name
             }
             do { try link.deleteNow() } catch where error.kind == .notFound || error.kind == .kernel(ENODEV) {

@@ -1,18 +1,20 @@
 import Glibc
 import Netlink
 
-/// What a run has made, opened and moved, kept in one place: the live
+/// What a run has made, opened and changed, kept in one place: the live
 /// objects (one Link per namespace and ifindex) and the crash journal, which
 /// it updates together. Intent is journalled before each kernel call and
 /// settled after it, so a run killed at any moment leaves a journal from
-/// which `--clean` can find everything it made (journal format: Journal.swift).
+/// which `--clean` can find everything it made and everything of others it
+/// moved, renamed or impaired (journal format: Journal.swift).
 final class Ledger {
     /// Namespaces created or opened, in order (not the host).
     private(set) var namespaces: [Namespace] = []
-    /// Links this run made, in creation order.
-    private(set) var owned: [Link] = []
-    /// Links this run did not make but moved: teardown puts them back.
-    private(set) var moved: [Link] = []
+    /// Links this run made, by serial (creation order).
+    private var ownedBySerial: [Int: Link] = [:]
+    /// Links this run did not make but changed (moved, renamed, re-MACed,
+    /// impaired), by serial: teardown puts them back as they were.
+    private var touchedBySerial: [Int: Link] = [:]
     private var live: [LinkKey: Link] = [:]
     private var serials = 0
     private var namespaceIDs = 0
@@ -21,6 +23,9 @@ final class Ledger {
     /// dies with nslua anyway).
     var journalDirectory: String?
     private var journal: JournalWriter?
+    /// Bytes written since the journal was last rewritten from the live state.
+    private var journalBytes = 0
+    static let compactAfter = 1 << 20
     /// The host namespace (journal header).
     weak var host: Namespace?
     /// Told once if the journal cannot be written.
@@ -31,21 +36,33 @@ final class Ledger {
         let index: Int32
     }
 
+    /// Links this run made and that still exist, in creation order.
+    var owned: [Link] { ownedBySerial.values.sorted { $0.serial < $1.serial } }
+    /// Links of others this run changed, in the order it first did.
+    var touched: [Link] { touchedBySerial.values.sorted { $0.serial < $1.serial } }
+
     // MARK: Journal
 
-    private func record(_ lines: [String]) {
+    private func record(_ lines: [String], settled: Bool = false) {
         guard let dir = journalDirectory else { return }
-        if journal == nil {
-            do {
+        do {
+            if journal == nil {
                 journal = try JournalWriter(directory: dir, header: header())
-            } catch {
-                onJournalError?(error)
-                onJournalError = nil
-                journalDirectory = nil
-                return
+                journalBytes = 0
             }
+            journalBytes += try journal!.write(lines)
+            // Rewritten from the live state now and then, so that a long run
+            // (a loop changing a MAC) does not grow its journal without end.
+            if settled && journalBytes > Ledger.compactAfter {
+                try journal!.replace(with: header() + snapshot())
+                journalBytes = 0
+            }
+        } catch {
+            onJournalError?(error)
+            onJournalError = nil
+            journalDirectory = nil
+            journal = nil
         }
-        journal?.write(lines)
     }
 
     private func header() -> [String] {
@@ -55,14 +72,44 @@ final class Ledger {
         return lines
     }
 
+    /// The live state as journal lines (what a compacted journal holds).
+    private func snapshot() -> [String] {
+        var lines: [String] = []
+        for ns in namespaces where ns.owned && !ns.isDeleted { lines.append(namespaceLine(ns)) }
+        for l in owned where !l.isDeleted {
+            lines.append("link? \(l.serial) \(l.namespace.journalID) \(mac(l)) \(l.kind ?? "-")")
+            lines.append(linkLine(l))
+        }
+        for l in touched where !l.isDeleted {
+            lines.append(touchLine(l))
+            lines.append(movedLine(l))
+            if l.netem != nil || l.rateLimit != nil { lines.append("qdisc \(l.serial)") }
+        }
+        return lines
+    }
+
     private func openLine(_ ns: Namespace) -> String {
         "open \(ns.journalID) \(ns.name ?? "-") \(ns.cookie ?? 0) \(ns.id.device) \(ns.id.inode)"
     }
 
-    private func linkLine(_ l: Link) -> String {
-        "link \(l.serial) \(l.namespace.journalID) \(l.index) \(l.identityMAC.map { "\($0)" } ?? "-") \(l.lastName)"
-            + (l.peerLink.map { " \($0.serial)" } ?? "")
+    private func namespaceLine(_ ns: Namespace) -> String {
+        "ns \(ns.journalID) \(ns.name!) \(ns.cookie ?? 0) \(ns.id.device) \(ns.id.inode)"
     }
+
+    private func linkLine(_ l: Link) -> String {
+        "link \(l.serial) \(l.namespace.journalID) \(l.index) \(mac(l)) \(l.givenName)" + (l.peerLink.map { " \($0.serial)" } ?? "")
+    }
+
+    private func touchLine(_ l: Link) -> String {
+        let o = l.origin!
+        return "touch \(l.serial) \(o.namespace.journalID) \(o.index) \(o.name) \(o.mac.map { "\($0)" } ?? "-") \(o.kind)"
+    }
+
+    private func movedLine(_ l: Link) -> String {
+        "moved \(l.serial) \(l.namespace.journalID) \(l.index) \(mac(l)) \(l.givenName)"
+    }
+
+    private func mac(_ l: Link) -> String { l.identityMAC.map { "\($0)" } ?? "-" }
 
     /// The path of the current journal, if one is open.
     var journalPath: String? { journal?.path }
@@ -78,7 +125,7 @@ final class Ledger {
 
     func created(_ ns: Namespace) {
         namespaces.append(ns)
-        record(["ns \(ns.journalID) \(ns.name!) \(ns.cookie ?? 0) \(ns.id.device) \(ns.id.inode)"])
+        record([namespaceLine(ns)], settled: true)
     }
 
     func abandoned(namespaceID id: Int) { record(["ns- \(id)"]) }
@@ -88,21 +135,22 @@ final class Ledger {
         record([openLine(ns)])
     }
 
-    /// An owned namespace was deleted: its links went with it (and so did
-    /// the other ends of its veths; the journal's readers know that a link
-    /// in a removed namespace, or one that cannot be found, is gone).
+    /// An owned namespace was deleted (journalled once it is unmounted): its
+    /// links went with it, and so did the other ends of its veths (the
+    /// journal's readers know that a link in a removed namespace, or one
+    /// that cannot be found, is gone).
     func removed(_ ns: Namespace) {
         for (key, link) in live where key.namespace == ObjectIdentifier(ns) {
             forget(link, journal: false)
             if let peer = link.peerLink { forget(peer, journal: false) }
         }
-        record(["ns- \(ns.journalID)"])
+        record(["ns- \(ns.journalID)"], settled: true)
     }
 
     /// The live namespaces, in order.
     var liveNamespaces: [Namespace] { namespaces.filter { !$0.isDeleted } }
 
-    // MARK: Links
+    // MARK: Links this run makes
 
     func newSerial() -> Int {
         serials += 1
@@ -121,86 +169,95 @@ final class Ledger {
         return l
     }
 
-    /// Before the kernel is asked to make links: their serial, namespace and MAC.
-    func willCreate(links: [(serial: Int, namespace: Namespace, mac: MACAddress)]) {
-        record(links.map { "link? \($0.serial) \($0.namespace.journalID) \($0.mac)" })
+    /// Before the kernel is asked to make links: their serial, namespace,
+    /// kind and the MAC they are made with.
+    func willCreate(links: [(serial: Int, namespace: Namespace, mac: MACAddress, kind: String)]) {
+        record(links.map { "link? \($0.serial) \($0.namespace.journalID) \($0.mac) \($0.kind)" })
     }
 
     func created(_ links: [Link]) {
         for l in links {
             live[LinkKey(namespace: ObjectIdentifier(l.namespace), index: l.index)] = l
-            owned.append(l)
+            ownedBySerial[l.serial] = l
         }
-        record(links.map(linkLine))
+        record(links.map(linkLine), settled: true)
     }
 
     func abandoned(serials: [Int]) { record(serials.map { "link- \($0)" }) }
 
-    /// Before a MAC change: the new MAC is a candidate identity too.
-    func willChange(_ l: Link, mac: MACAddress) {
-        guard l.owned || l.origin != nil else { return }
-        record(["link? \(l.serial) \(l.namespace.journalID) \(mac)"])
+    // MARK: Changes to any link
+
+    /// Before the first change this run makes to a link it did not make: where
+    /// it is, under what name, and how to know it again (ifindex, MAC, kind).
+    func touch(_ l: Link) throws(LabError) {
+        guard !l.owned, l.origin == nil else { return }
+        let m = try l.message()
+        let kind = m.kind ?? "device"
+        l.origin = Link.Origin(namespace: l.namespace, index: m.index, name: m.name, mac: m.mac, kind: kind)
+        l.identityMAC = m.mac
+        l.kind = kind
+        l.givenName = m.name
+        touchedBySerial[l.serial] = l
+        record([touchLine(l)])
+    }
+
+    /// Before a MAC change: the new MAC may be the link's by then.
+    func willChange(_ l: Link, mac: MACAddress) throws(LabError) {
+        try touch(l)
+        record(["mac? \(l.serial) \(mac)"])
     }
 
     /// A rename or a MAC change, settled.
     func changed(_ l: Link) {
-        if l.owned { record([linkLine(l)]) } else if l.origin != nil { record([movedLine(l)]) }
+        if l.owned { record([linkLine(l)], settled: true) } else if l.origin != nil { record([movedLine(l)], settled: true) }
     }
 
-    func willMove(_ l: Link, to ns: Namespace) {
-        guard let mac = l.identityMAC ?? (l.owned ? nil : (try? l.message())?.mac) else { return }
-        record(["link? \(l.serial) \(ns.journalID) \(mac)"])
+    /// Before a move: it may be in `ns` by then, under an ifindex not known yet.
+    func willMove(_ l: Link, to ns: Namespace) throws(LabError) {
+        try touch(l)
+        record(["move? \(l.serial) \(ns.journalID)"])
     }
 
-    /// A link moved (and maybe renamed). A foreign link remembers where it
-    /// came from the first time, so that teardown can put it back.
-    func moved(_ l: Link, from: Namespace, name originalName: String, to ns: Namespace, index: Int32, mac: MACAddress?) {
+    /// A link moved (and maybe renamed), settled.
+    func moved(_ l: Link, to ns: Namespace, index: Int32) {
         live[LinkKey(namespace: ObjectIdentifier(l.namespace), index: l.index)] = nil
         l.namespace = ns
         l.index = index
         live[LinkKey(namespace: ObjectIdentifier(ns), index: index)] = l
-        if l.owned {
-            record([linkLine(l)])
-            return
-        }
-        if l.origin == nil {
-            l.origin = (from, originalName)
-            l.identityMAC = mac
-            moved.append(l)
-        }
-        if l.origin?.namespace === ns && l.origin?.name == l.lastName {
-            putBack(l)   // it is home again
-        } else {
-            record([movedLine(l)])
-        }
+        changed(l)
     }
 
-    private func movedLine(_ l: Link) -> String {
-        "moved \(l.serial) \(l.origin!.namespace.journalID) \(l.origin!.name) \(l.namespace.journalID) \(l.index) \(l.identityMAC.map { "\($0)" } ?? "-") \(l.lastName)"
+    /// An impairment put on (or taken off) a link this run did not make.
+    func impaired(_ l: Link) throws(LabError) {
+        guard !l.owned else { return }
+        try touch(l)
+        record(["qdisc \(l.serial)"])
     }
 
-    /// A foreign link is back where it came from.
+    func unimpaired(_ l: Link) {
+        guard !l.owned, l.origin != nil else { return }
+        record(["qdisc- \(l.serial)"])
+    }
+
+    /// A link of others is as it was again (or gone): nothing to put back.
     func putBack(_ l: Link) {
         l.origin = nil
-        moved.removeAll { $0 === l }
-        record(["moved- \(l.serial)"])
+        touchedBySerial[l.serial] = nil
+        record(["moved- \(l.serial)"], settled: true)
     }
 
-    func deleted(_ l: Link) {
-        l.markDeleted()
-        forget(l)
-    }
+    func deleted(_ l: Link) { forget(l) }
 
     private func forget(_ l: Link, journal: Bool = true) {
         l.markDeleted()
         let key = LinkKey(namespace: ObjectIdentifier(l.namespace), index: l.index)
         if live[key] === l { live[key] = nil }
         if l.owned {
-            owned.removeAll { $0 === l }
-            if journal { record(["link- \(l.serial)"]) }
+            ownedBySerial[l.serial] = nil
+            if journal { record(["link- \(l.serial)"], settled: true) }
         } else if l.origin != nil {
-            moved.removeAll { $0 === l }
-            if journal { record(["moved- \(l.serial)"]) }
+            touchedBySerial[l.serial] = nil
+            if journal { record(["moved- \(l.serial)"], settled: true) }
         }
     }
 
@@ -215,8 +272,8 @@ final class Ledger {
         for ns in namespaces where !ns.owned { ns.release() }
         namespaces.removeAll()
         live.removeAll()
-        owned.removeAll()
-        moved.removeAll()
+        ownedBySerial.removeAll()
+        touchedBySerial.removeAll()
         journal?.finish()
         journal = nil
     }

@@ -14,12 +14,28 @@ public final class Link: @unchecked Sendable {
     /// Unique within the run (the journal's key for this link).
     let serial: Int
     /// Its identity: the MAC nslua gave it when it made it (or the MAC it had
-    /// when this run first moved it). Nothing re-created under the same name
-    /// or ifindex has it.
+    /// when this run first changed it, or the one this run set). Nothing
+    /// re-created under the same name or ifindex has it.
     var identityMAC: MACAddress?
-    /// For a link this run did not make but moved: where it came from, and its
-    /// name there. Teardown puts it back.
-    var origin: (namespace: Namespace, name: String)?
+    /// Its kind ("veth", "bridge"; "device" for one without IFLA_INFO_KIND),
+    /// for a link this run made or changed.
+    var kind: String?
+    /// The name this run gave it (made, renamed or moved as), or found it
+    /// with when it first changed it: a different name at teardown means
+    /// someone renamed it behind the run's back.
+    var givenName: String
+    /// For a link this run did not make but changed (moved, renamed, re-MACed,
+    /// impaired): where it was and how, before the first change. Teardown
+    /// puts it back so.
+    var origin: Origin?
+
+    struct Origin {
+        var namespace: Namespace
+        var index: Int32
+        var name: String
+        var mac: MACAddress?
+        var kind: String
+    }
     /// IPv6 addresses given with `nodad` (usable at once, once the kernel has
     /// finished bringing the link up).
     var nodadAddresses: [IPAddress] = []
@@ -30,10 +46,12 @@ public final class Link: @unchecked Sendable {
     public internal(set) var netem: Netem?
     public internal(set) var rateLimit: RateLimit?
 
-    init(namespace: Namespace, index: Int32, name: String, owned: Bool, serial: Int, mac: MACAddress? = nil) {
+    init(namespace: Namespace, index: Int32, name: String, owned: Bool, serial: Int, mac: MACAddress? = nil, kind: String? = nil) {
+        self.kind = kind
         self.namespace = namespace
         self.index = index
         self.lastName = name
+        self.givenName = name
         self.owned = owned
         self.serial = serial
         self.identityMAC = mac
@@ -58,8 +76,28 @@ public final class Link: @unchecked Sendable {
             isDeleted = true
             throw .notFound("No such device", "link \(label) no longer exists")
         }
+        if !isSame(m) {
+            // Deleted behind this run's back, and the ifindex given to another.
+            isDeleted = true
+            throw .notFound("No such device", "link \(label) no longer exists (ifindex \(index) is now \(m.name), another link)")
+        }
         lastName = m.name
         return m
+    }
+
+    /// Whether ifindex `index` in its namespace is still this link (its MAC
+    /// is the one the run knows it by); nil if nothing is there.
+    func current() -> LinkMessage? {
+        guard !isDeleted, !namespace.isDeleted, let m = try? namespace.linkMessage(index: index), isSame(m) else { return nil }
+        return m
+    }
+
+    /// Whether `m` (found at this link's ifindex) describes this link: it has
+    /// the MAC the run knows it by. A bridge the run did not make takes the
+    /// lowest MAC of its ports, so for one of those the kind must do.
+    func isSame(_ m: LinkMessage) -> Bool {
+        guard let identityMAC, m.mac != identityMAC else { return true }
+        return !owned && kind == "bridge" && m.kind == "bridge"
     }
 
     /// Equivalent to `ip -d link show DEV`, as a value.
@@ -136,15 +174,18 @@ public final class Link: @unchecked Sendable {
     /// link's identity (journalled before it is set).
     public func setMAC(_ text: String) throws(LabError) {
         let mac = try Validate.mac(text)
-        lab?.ledger.willChange(self, mac: mac)
+        try checkAlive()
+        try lab?.ledger.willChange(self, mac: mac)
         try set(.init(mac: mac), "address \(mac)")
-        if owned || origin != nil { identityMAC = mac }
+        identityMAC = mac
         lab?.ledger.changed(self)
     }
 
     /// Equivalent to `ip link set DEV name NEW`.
     public func rename(_ name: String) throws(LabError) {
         try Validate.interfaceName(name)
+        try checkAlive()
+        try lab?.ledger.touch(self)
         do {
             try set(.init(name: name), "name \(name)")
         } catch where error.kind == .kernel(EEXIST) {
@@ -153,6 +194,7 @@ public final class Link: @unchecked Sendable {
             throw LabError(error.kind, error.reason, "\(label) must be down to be renamed")
         }
         lastName = name
+        givenName = name
         lab?.ledger.changed(self)
     }
 
@@ -181,8 +223,7 @@ public final class Link: @unchecked Sendable {
         try checkAlive()
         let fd = try target.fd()
         let finalName = newName ?? lastName
-        let from = namespace
-        lab?.ledger.willMove(self, to: target)
+        try lab?.ledger.willMove(self, to: target)
         let dest = target.name ?? "$$"   // the shell's own namespace stands for the host
         lab?.trace(ip: "link set dev \(lastName) netns \(dest)" + (newName.map { " name \($0)" } ?? ""), in: namespace)
         do {
@@ -191,12 +232,12 @@ public final class Link: @unchecked Sendable {
         } catch where error.kind == .kernel(EEXIST) {
             throw LabError(error.kind, error.reason, "a link named \(finalName) already exists in \(target.displayName)")
         }
-        guard let m = try target.linkMessage(named: finalName) else {
+        guard let m = try target.linkMessage(named: finalName), isSame(m) else {
             throw .notFound("No such device", "\(finalName) did not appear in \(target.displayName)")
         }
-        let oldName = lastName
         lastName = finalName
-        lab?.ledger.moved(self, from: from, name: oldName, to: target, index: m.index, mac: m.mac)
+        givenName = finalName
+        lab?.ledger.moved(self, to: target, index: m.index)
     }
 
     /// Equivalent to `ip link del DEV`, for a link this run made.

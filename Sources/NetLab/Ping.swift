@@ -13,6 +13,9 @@ public struct PingOptions: Sendable {
     public var from: String?
     /// Stop asking a destination once it has answered (pingall).
     public var untilReply = false
+    /// Told each line iputils would print, as it happens (verbose ping):
+    /// the PING header, each reply or error, then the statistics.
+    public var onLine: (@Sendable (String) -> Void)?
     public init() {}
 }
 
@@ -23,8 +26,11 @@ public struct PingResult: Sendable {
     public var received = 0
     public var duplicates = 0
     /// ICMP errors ("From 10.0.1.1 icmp_seq=1 Time to live exceeded") and
-    /// local send errors ("Network is unreachable"), as iputils words them.
+    /// local ones ("ping: connect: Network is unreachable"), as iputils prints them.
     public var errors: [String] = []
+    /// When nothing came back: what nslua sees that is the likely cause
+    /// ("eth0 is down", "no route to 10.9.0.1", ...).
+    public var hint: String?
     /// Round-trip times of the replies, in milliseconds, in arrival order.
     public var rtts: [Double] = []
     /// From the first request to the end, in milliseconds.
@@ -41,8 +47,21 @@ public struct PingResult: Sendable {
         return (Swift.max(0, sq - avg * avg)).squareRoot()
     }
 
-    /// The last two lines iputils prints.
+    /// What a script shows: iputils' statistics (its last two lines), after
+    /// the first errors and the hint when nothing came back.
     public var summary: String {
+        var lines: [String] = []
+        if received == 0 {
+            var shown: [String] = []
+            for e in errors where !shown.contains(e) && shown.count < 3 { shown.append(e) }
+            lines += shown
+            if let hint { lines.append("hint: \(hint)") }
+        }
+        return (lines + [statistics]).joined(separator: "\n")
+    }
+
+    /// iputils' statistics: its last two lines.
+    public var statistics: String {
         var line = "\(sent) packets transmitted, \(received) received"
         if duplicates > 0 { line += ", +\(duplicates) duplicates" }
         if !errors.isEmpty { line += ", +\(errors.count) errors" }
@@ -100,6 +119,10 @@ enum Pinger {
         var round = 0
         var deadline = start + (Double(Swift.max(o.count - 1, 0)) * o.interval + o.timeout) * 1000
         var buffer = [UInt8](repeating: 0, count: 65536)
+        if let say = o.onLine, destinations.count == 1 {
+            let d = destinations[0]
+            say(d.isV4 ? "PING \(d) (\(d)) \(o.size)(\(o.size + 28)) bytes of data." : "PING \(d) (\(d)) \(o.size) data bytes")
+        }
 
         while true {
             let t = now()
@@ -110,7 +133,10 @@ enum Pinger {
                     let scope = i < scopes.count ? scopes[i] : 0
                     let packet = echoRequest(v4: dst.isV4, id: id, seq: seq, size: o.size)
                     if let err = send(sockets[dst.isV4]!, packet, to: dst, scope: scope) {
-                        results[i].errors.append(err)
+                        // iputils finds it out when it connects, before the first request.
+                        let line = "ping: \(round == 0 ? "connect" : "sendmsg"): \(err)"
+                        results[i].errors.append(line)
+                        o.onLine?(line)
                     } else {
                         sentAt[i, default: [:]][seq] = now()
                     }
@@ -131,32 +157,37 @@ enum Pinger {
             for p in fds where p.revents & Int16(POLLIN) != 0 {
                 let v4 = sockets[true] == p.fd
                 while true {
-                    var from = sockaddr_storage()
-                    var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-                    let got = withUnsafeMutablePointer(to: &from) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                            recvfrom(p.fd, &buffer, buffer.count, Int32(MSG_DONTWAIT), $0, &len)
-                        }
-                    }
-                    if got <= 0 { break }
+                    guard let (got, from, hopLimit) = receive(p.fd, into: &buffer) else { break }
                     let arrival = now()
-                    guard let reply = parseReply(Array(buffer[0..<got]), v4: v4, id: id) else { continue }
+                    let packet = Array(buffer[0..<got])
+                    guard let reply = parseReply(packet, v4: v4, id: id) else { continue }
                     let source = reply.matchAddress ?? sourceAddress(from, v4: v4)
                     guard let source, let i = index[source.bytes] else { continue }
                     switch reply.kind {
                     case .echo(let seq):
                         guard let sent = sentAt[i]?[seq] else { continue }
-                        if seen[i, default: []].contains(seq) {
+                        let rtt = arrival - sent
+                        let duplicate = seen[i, default: []].contains(seq)
+                        if duplicate {
                             results[i].duplicates += 1
                         } else {
                             seen[i, default: []].insert(seq)
                             results[i].received += 1
-                            results[i].rtts.append(arrival - sent)
+                            results[i].rtts.append(rtt)
+                        }
+                        if let say = o.onLine {
+                            // "64 bytes from 10.3.0.2: icmp_seq=1 ttl=64 time=0.045 ms", as iputils.
+                            let ihl = v4 ? Int(packet[0] & 0x0f) * 4 : 0
+                            let ttl = v4 ? Int(packet[8]) : hopLimit
+                            say("\(got - ihl) bytes from \(source): icmp_seq=\(seq)" + (ttl.map { " ttl=\($0)" } ?? "")
+                                + " time=\(Pinger.rttText(rtt)) ms" + (duplicate ? " (DUP!)" : ""))
                         }
                     case .error(let text, let seq):
                         // As iputils prints it: who answered, for which request.
                         let reporter = sourceAddress(from, v4: v4).map { "\($0)" } ?? "?"
-                        results[i].errors.append("From \(reporter) icmp_seq=\(seq) \(text)")
+                        let line = "From \(reporter) icmp_seq=\(seq) \(text)"
+                        results[i].errors.append(line)
+                        o.onLine?(line)
                     }
                 }
             }
@@ -215,6 +246,8 @@ enum Pinger {
             guard rc == 0 else { throw .errno(errno, "\(address) is not an address of \(ns.displayName)") }
         }
         if !v4 {
+            var one: Int32 = 1
+            setsockopt(s, 41 /* IPPROTO_IPV6 */, 51 /* IPV6_RECVHOPLIMIT */, &one, 4)
             // Only echo replies and errors (ICMP6_FILTER): not our neighbours' chatter.
             var filter = [UInt32](repeating: 0xffff_ffff, count: 8)
             for t in [1, 2, 3, 4, 129] { filter[t >> 5] &= ~(UInt32(1) << (t & 31)) }
@@ -222,6 +255,57 @@ enum Pinger {
         }
         var big: Int32 = 1 << 20
         setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, 4)
+    }
+
+    /// A time as iputils prints it: three significant digits ("0.045", "12.3", "105").
+    static func rttText(_ ms: Double) -> String {
+        if ms >= 100 { return String(Int(ms.rounded())) }
+        if ms >= 10 { let t = Int((ms * 10).rounded()); return "\(t / 10).\(t % 10)" }
+        if ms >= 1 { let t = Int((ms * 100).rounded()); return "\(t / 100)." + String(t % 100).leftPadded(2) }
+        return f3(ms)
+    }
+
+    /// One datagram: its length, its sender, and (IPv6) the hop limit it came with.
+    private static func receive(_ fd: Int32, into buffer: inout [UInt8]) -> (Int, sockaddr_storage, Int?)? {
+        var from = sockaddr_storage()
+        var control = [UInt8](repeating: 0, count: 64)
+        var controlUsed = 0
+        let got: Int = buffer.withUnsafeMutableBytes { buf in
+            control.withUnsafeMutableBytes { ctl in
+                withUnsafeMutablePointer(to: &from) { fromPtr in
+                    var iov = iovec(iov_base: buf.baseAddress, iov_len: buf.count)
+                    return withUnsafeMutablePointer(to: &iov) { iovPtr in
+                        var msg = msghdr()
+                        msg.msg_name = UnsafeMutableRawPointer(fromPtr)
+                        msg.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                        msg.msg_iov = iovPtr
+                        msg.msg_iovlen = 1
+                        msg.msg_control = ctl.baseAddress
+                        msg.msg_controllen = ctl.count
+                        let n = recvmsg(fd, &msg, Int32(MSG_DONTWAIT))
+                        controlUsed = Int(msg.msg_controllen)
+                        return n
+                    }
+                }
+            }
+        }
+        guard got > 0 else { return nil }
+        // struct cmsghdr: len (8 bytes), level, type (4 each), then the data.
+        var hopLimit: Int?
+        control.withUnsafeBytes { c in
+            var off = 0
+            while off + 16 <= Swift.min(controlUsed, c.count) {
+                let len = Int(c.load(fromByteOffset: off, as: UInt64.self))
+                let level = c.load(fromByteOffset: off + 8, as: Int32.self)
+                let type = c.load(fromByteOffset: off + 12, as: Int32.self)
+                if level == 41 /* IPPROTO_IPV6 */ && type == 52 /* IPV6_HOPLIMIT */ && len >= 20 && off + 20 <= c.count {
+                    hopLimit = Int(c.load(fromByteOffset: off + 16, as: Int32.self))
+                }
+                guard len >= 16 else { break }
+                off += (len + 7) & ~7
+            }
+        }
+        return (got, from, hopLimit)
     }
 
     static func echoRequest(v4: Bool, id: UInt16, seq: UInt16, size: Int) -> [UInt8] {

@@ -38,8 +38,73 @@ extension Namespace {
                    + " \(shellQuoted(destination))", in: self)
         var result = try Pinger.run(in: self, destinations: [addr], scopes: [scope], options: options)[0]
         result.destination = destination
+        if result.received == 0 { result.hint = diagnose(addr, errors: result.errors, timeout: options.timeout) }
+        if let say = options.onLine {
+            if let hint = result.hint { say("hint: \(hint)") }
+            say("")
+            say("--- \(destination) ping statistics ---")
+            for line in result.statistics.split(separator: "\n") { say(String(line)) }
+        }
         return result
     }
+
+    /// Why a ping to `destination` got nothing back, from what this namespace
+    /// shows: no route, the way out down or without carrier (and the other
+    /// end of its cable down), no address on it, no answer to ARP.
+    func diagnose(_ destination: IPAddress, errors: [String], timeout: Double) -> String? {
+        guard let links = try? linkMessages() else { return nil }
+        let addrs = (try? addressMessages()) ?? []
+        let family = destination.isV4 ? "IPv4" : "IPv6"
+        func hasAddress(_ l: LinkMessage) -> Bool {
+            addrs.contains { $0.index == UInt32(bitPattern: l.index) && $0.prefix.address.isV4 == destination.isV4
+                             && !$0.prefix.address.isLinkLocalV6 }
+        }
+        func cable(_ l: LinkMessage) -> String {
+            var why = "\(l.name) is up but has no carrier"
+            if let lab, let peer = try? lab.link(in: self, message: l).peer(of: l), let pm = try? peer.message() {
+                why += pm.isUp ? " (its peer \(peer.label) has none either)" : ": its peer \(peer.label) is down (\(peer.lastName):up() brings it up)"
+            }
+            return why
+        }
+        let others = links.filter { $0.flags & IFF.LOOPBACK == 0 }
+        guard let reply = try? request(Requests.routeGet(destination)).first, let route = try? RouteMessage(reply) else {
+            // No route at all: the usual reasons, most likely first.
+            if let l = others.first(where: { !$0.isUp && hasAddress($0) }) { return "\(l.name) is down (\(l.name):up() brings it up), so no route leads to \(destination)" }
+            if let l = others.first(where: { $0.isUp && !hasAddress($0) }) {
+                return "no route to \(destination): \(l.name) has no \(family) address (\(l.name):addr(...) gives it one)"
+            }
+            if let l = others.first(where: { !$0.isUp }) { return "\(l.name) is down (\(l.name):up() brings it up), so no route leads to \(destination)" }
+            let routes = ((try? self.routes()) ?? []).filter { $0.isIPv6 != destination.isV4 && !$0.destination.hasPrefix("fe80") }
+            return "no route to \(destination) in \(displayName)" + (routes.isEmpty ? " (it has none" : " (its routes: " + routes.map(\.description).joined(separator: "; "))
+                + "); \(displayName):route(...) adds one"
+        }
+        guard let oif = route.outputIndex, let dev = links.first(where: { $0.index == oif }) else { return nil }
+        if !dev.isUp { return "\(dev.name) is down (\(dev.name):up() brings it up)" }
+        if dev.flags & IFF.LOWER_UP == 0 { return cable(dev) }
+        if !hasAddress(dev) { return "\(dev.name) has no \(family) address (\(dev.name):addr(...) gives it one)" }
+        let nexthop = route.gateway ?? destination
+        if let n = (try? neighborMessages())?.first(where: { $0.address == nexthop && $0.index == dev.index }),
+           n.state & 0x21 != 0 /* INCOMPLETE or FAILED */ {
+            let what = route.gateway == nil ? "\(destination)" : "the gateway \(nexthop)"
+            return "\(what) does not answer \(destination.isV4 ? "ARP" : "neighbour solicitations") on \(dev.name)"
+                + " (is it up, on this link, with that address?)"
+        }
+        if let e = errors.first(where: { $0.hasPrefix("From ") }) {
+            let from = e.split(separator: " ")[1]
+            if e.contains("Net Unreachable") || e.contains("No route") { return "\(from) has no route to \(destination)" }
+            if e.contains("Time to live exceeded") || e.contains("Hop limit") { return "the TTL ran out at \(from): a loop, or more hops than the TTL" }
+            if e.contains("Host Unreachable") || e.contains("Address unreachable") { return "\(from) cannot reach \(destination) on its link (no answer to ARP there)" }
+            return nil
+        }
+        return "no reply from \(destination) within \(formatSeconds(timeout)) s after the last request (sent on \(dev.name)"
+            + (route.gateway.map { " to gateway \($0)" } ?? "") + "), and no error came back: something on the way drops the requests "
+            + "or the replies (a router not forwarding, a filter, no route back to \(displayName)); ping with ttl = 1, 2, ... or a capture shows how far they get"
+    }
+}
+
+func formatSeconds(_ s: Double) -> String { s == s.rounded() ? String(Int(s)) : String(s) }
+
+extension Namespace {
 
     /// The address others use to reach this namespace: its first global IPv4
     /// address, else its first global IPv6 one (not loopback, not link-local).

@@ -140,6 +140,14 @@ public enum Requests {
         return r
     }
 
+    /// `ip route get DST`: the route the kernel would use.
+    public static func routeGet(_ destination: IPAddress) -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.GETROUTE, flags: NL.F_ACK)
+        r.append(RtMsg(family: destination.family, dstLength: destination.isV4 ? 32 : 128, table: 0, protocolID: 0, scope: 0, type: 0))
+        r.attribute(RTA.DST, destination.bytes)
+        return r
+    }
+
     /// `ip route show table all` (family AF_UNSPEC for both).
     public static func dumpRoutes(family: UInt8 = AF.UNSPEC) -> NetlinkRequest {
         var r = NetlinkRequest(type: RTM.GETROUTE, flags: NL.F_DUMP)
@@ -243,6 +251,28 @@ public struct TcMsg: NetlinkStruct, Equatable, Sendable {
         self.index = index; self.handle = handle; self.parent = parent
     }
     public func encoded() -> [UInt8] { [family, 0, 0, 0] + le(index) + le(handle) + le(parent) + le(info) }
+    public init(decoding b: ArraySlice<UInt8>) {
+        let b = Array(b)
+        family = b[0]; index = read(b, 4); handle = read(b, 8); parent = read(b, 12); info = read(b, 16)
+    }
+    public static let size = 20
+}
+
+/// A qdisc, as `tc qdisc show` lists it.
+public struct QdiscMessage: Equatable, Sendable {
+    public var index: Int32
+    public var handle: UInt32
+    public var parent: UInt32
+    public var kind: String
+
+    public init(_ m: NetlinkMessage) throws(MalformedReply) {
+        let (fixed, a) = try m.fixedAndAttributes(TcMsg.size, "tcmsg")
+        let t = TcMsg(decoding: fixed)
+        index = t.index; handle = t.handle; parent = t.parent
+        kind = a.string(TC.KIND) ?? "?"
+    }
+
+    public var isRoot: Bool { parent == TC.ROOT }
 }
 
 /// Traffic-control constants (linux/pkt_sched.h).
@@ -257,6 +287,13 @@ public enum TC {
 }
 
 extension Requests {
+    /// `tc qdisc show`.
+    public static func dumpQdiscs() -> NetlinkRequest {
+        var r = NetlinkRequest(type: RTM.GETQDISC, flags: NL.F_DUMP)
+        r.append(TcMsg(index: 0, handle: 0, parent: 0))
+        return r
+    }
+
     /// `tc qdisc del dev DEV root`.
     public static func deleteRootQdisc(index: Int32) -> NetlinkRequest {
         var r = NetlinkRequest(type: RTM.DELQDISC, flags: NL.F_ACK)

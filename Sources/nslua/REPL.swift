@@ -1,17 +1,20 @@
 import CEditLine
 import Glibc
 import LuaKit
+import NSLua
 
 /// The interactive loop, as lua.c's: a line is tried as `return <line>`, then
 /// as a statement; a syntax error at <eof> asks for more with the second
 /// prompt. Results are printed; errors are printed with their traceback.
 final class REPL {
     let lua: Lua
+    let net: NetModule
     let interactive: Bool
     private let historyPath: String?
 
-    init(lua: Lua) {
+    init(lua: Lua, net: NetModule) {
         self.lua = lua
+        self.net = net
         self.interactive = isatty(STDIN_FILENO) != 0
         if let home = getenv("HOME") {
             historyPath = String(cString: home) + "/.nslua_history"
@@ -81,6 +84,8 @@ final class REPL {
 
     /// Runs a compiled statement and prints its results.
     private func evaluate(_ chunk: LuaValue) {
+        net.interactive = true
+        defer { net.interactive = false }
         do {
             try lua.evaluate(chunk)
         } catch {

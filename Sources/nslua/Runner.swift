@@ -59,11 +59,11 @@ final class Runner {
                 if !parts.isEmpty { banner += "; as globals: " + parts.joined(separator: ", ") }
                 print(banner + "\nhelp() lists what you can do, Ctrl-D tears the lab down and leaves")
             }
-            REPL(lua: lua).run()
+            REPL(lua: lua, net: net).run()
         } else if options.script == nil && options.actions.isEmpty && !options.version {
             if isatty(STDIN_FILENO) != 0 {
                 print("\(version) (Lua \(luaVersion)) -- help() lists what you can do; the tutorial: docs/tutorial.md\nCtrl-D leaves, Ctrl-C interrupts")
-                REPL(lua: lua).run()
+                REPL(lua: lua, net: net).run()
             } else {
                 // As `lua` does: with stdin not a terminal, run it as a script.
                 if !attempt({ try lua.run(file: nil, args: []) }) { return .scriptError }

@@ -172,7 +172,7 @@ final class LuaKitTests: XCTestCase {
     func testMethodSelfErrors() throws {
         lua.setGlobal("c", .object(Counted(1)))
         XCTAssertEqual(try run("return tostring(select(2, pcall(function() c.bump(5, 1) end)))"),
-                       ["test:1: bad argument #1 to 'bump' (Counted expected, got number)"])
+                       ["test:1: bad argument #1 to 'bump' (Counted expected, got number; call methods with ':', as obj:bump(...))"])
         XCTAssertEqual(try run("return tostring(select(2, pcall(function() c:bump('x') end)))"),
                        ["test:1: bad argument #1 to 'bump' (number expected, got string)"])
     }
@@ -207,7 +207,10 @@ final class LuaKitTests: XCTestCase {
                        [5, 7, "Counted #7", true, true])
         obj.value = 100
         XCTAssertEqual(try run("return a.value"), [100], "fields are read live")
-        XCTAssertEqual(try run("return a.nosuch"), [.nil])
+        XCTAssertEqual(try run("return select(2, pcall(function() return a.nosuch end)):match('^[^\\n]*')"),
+                       ["test:1: Counted has no field or method 'nosuch'"], "a typo is an error, not a silent nil")
+        XCTAssertEqual(try run("return select(2, pcall(function() return a.valeu end)):match('^[^\\n]*')"),
+                       ["test:1: Counted has no field or method 'valeu'; did you mean value?"])
         XCTAssertThrowsError(try run("a.value = 1"))
     }
 

@@ -44,9 +44,13 @@ end
 
 local function fail(fmt, ...) error(string.format(fmt, ...), 3) end
 
+-- The first ICMP error and ping's hint ("10.0.0.2 has no route to ..."), if any.
 local function why(r)
-  if #r.errors > 0 then return "; " .. r.errors[#r.errors] end
-  return ""
+  local parts = {}
+  if #r.errors > 0 then parts[#parts + 1] = r.errors[1] end
+  if r.hint then parts[#parts + 1] = r.hint end
+  if #parts == 0 then return "" end
+  return "; " .. table.concat(parts, "; ")
 end
 
 --- `a` reaches `b` (a namespace or an address): at least one of 3 pings answered.
