@@ -1,6 +1,10 @@
+#define _GNU_SOURCE
 #include "CLuaBridge.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -283,8 +287,13 @@ int nslua_docall(lua_State *L, int narg, int nres) {
 static atomic_int g_pending = 0;
 static atomic_int g_unhandled_interrupts = 0;
 static volatile sig_atomic_t g_terminate = 0;
+static volatile sig_atomic_t g_exit_now = 0;
+static int g_watchdog_pipe[2] = { -1, -1 };
+static double g_grace = 5;
+static void (*g_on_stuck)(int) = NULL;
 
 static void on_signal(int sig) {
+    if (g_exit_now) _exit(128 + sig);
     if (sig == SIGINT) {
         int expected = 0;
         if (atomic_compare_exchange_strong(&g_pending, &expected, SIGINT)) return;
@@ -298,11 +307,25 @@ static void on_signal(int sig) {
         }
         return;
     }
+    int first = g_terminate == 0;
     g_terminate = sig;
     atomic_store(&g_pending, sig);   /* termination takes precedence over an interrupt */
+    if (first && g_watchdog_pipe[1] >= 0) (void)!write(g_watchdog_pipe[1], "t", 1);
 }
 
-void nslua_signals_install(void) {
+/* Wakes on the first SIGTERM/SIGHUP; if the process is still there `grace`
+ * seconds later, the script did not end: on_stuck tears down and exits. */
+static void *watchdog(void *arg) {
+    (void)arg;
+    char c;
+    while (read(g_watchdog_pipe[0], &c, 1) < 0 && errno == EINTR) {}
+    struct timespec ts = { (time_t)g_grace, (long)((g_grace - (double)(time_t)g_grace) * 1e9) };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+    if (g_on_stuck) g_on_stuck((int)g_terminate);
+    return NULL;
+}
+
+void nslua_signals_install(double grace, void (*on_stuck)(int sig)) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;   /* no SA_RESTART: blocking calls return EINTR */
@@ -310,6 +333,17 @@ void nslua_signals_install(void) {
     sigaddset(&sa.sa_mask, SIGINT);
     sigaddset(&sa.sa_mask, SIGTERM);
     sigaddset(&sa.sa_mask, SIGHUP);
+    g_grace = grace;
+    g_on_stuck = on_stuck;
+    if (on_stuck && g_watchdog_pipe[0] < 0 && pipe2(g_watchdog_pipe, O_CLOEXEC) == 0) {
+        /* The watchdog takes no signals: they interrupt the main thread. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        pthread_t t;
+        if (pthread_create(&t, NULL, watchdog, NULL) == 0) pthread_detach(t);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
@@ -318,10 +352,13 @@ void nslua_signals_install(void) {
 int nslua_signal_pending(void) { return atomic_load(&g_pending); }
 
 int nslua_signal_take(void) {
+    if (g_terminate) return (int)g_terminate;   /* stays: the script must end */
     int sig = atomic_exchange(&g_pending, 0);
     if (sig != 0) atomic_store(&g_unhandled_interrupts, 0);
     return sig;
 }
+
+void nslua_signals_exit_now(void) { g_exit_now = 1; }
 
 int nslua_terminate_signal(void) { return (int)g_terminate; }
 
@@ -348,6 +385,9 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     int sig = nslua_signal_take();
     if (sig == 0) return;
+    /* Terminating: from now on at every instruction, so that code catching
+     * the error (pcall in a loop) meets it again as soon as it is outside. */
+    if (g_terminate) lua_sethook(L, interrupt_hook, LUA_MASKCOUNT, 1);
     luaL_where(L, 1);
     lua_pushstring(L, nslua_signal_message(sig));
     lua_concat(L, 2);
@@ -359,4 +399,8 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar) {
 
 void nslua_sethook(lua_State *L) {
     lua_sethook(L, interrupt_hook, LUA_MASKCOUNT, 1000);
+}
+
+void nslua_checkhook(lua_State *L) {
+    if (lua_gethook(L) != interrupt_hook) lua_sethook(L, interrupt_hook, LUA_MASKCOUNT, g_terminate ? 1 : 1000);
 }

@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 const int NSYS_CLONE_NEWNET = CLONE_NEWNET;
 const int NSYS_CLONE_NEWNS = CLONE_NEWNS;
 const int NSYS_CLONE_NEWUSER = CLONE_NEWUSER;
+const int NSYS_CLONE_NEWPID = CLONE_NEWPID;
 
 int nsys_setns(int fd, int nstype) { return setns(fd, nstype); }
 int nsys_unshare(int flags) { return unshare(flags); }
@@ -76,7 +78,10 @@ static void enter_and_exec(pid_t parent, int netns_fd, const char *name, char *c
                            char *const argv[], char *const envp[], int report_fd) {
     /* The death signal is armed, then the parent checked (it may have died in between). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail(report_fd, 'p');
-    if (getppid() != parent) _exit(127);
+    /* Born in exec's PID namespace, the parent is outside it: getppid() is 0
+     * while it lives (an orphan would have the namespace's reaper, pid 1). */
+    pid_t pp = getppid();
+    if (pp != parent && pp != 0) _exit(127);
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -257,4 +262,65 @@ int nsys_enter_sandbox(int user, const char **step) {
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     *step = NULL;
     return 0;
+}
+
+/* ---- the PID namespace of exec's programs ---------------------------------------- */
+
+pid_t nsys_start_pid_namespace(int own_fd, int *ns_fd, int *alive_fd) {
+    int alive[2];
+    if (pipe2(alive, O_CLOEXEC) < 0) return -1;
+    if (unshare(CLONE_NEWPID) < 0) {
+        int e = errno;
+        close(alive[0]); close(alive[1]);
+        errno = e;
+        return -1;
+    }
+    pid_t pid = fork();
+    int e = errno;
+    if (pid != 0) (void)setns(own_fd, CLONE_NEWPID);   /* this thread's next children: its own namespace again */
+    if (pid < 0) {
+        close(alive[0]); close(alive[1]);
+        errno = e;
+        return -1;
+    }
+    if (pid == 0) {
+        /* pid 1: reaps orphans until it is killed (by teardown, or with the
+         * thread that made it); its death kills everything in the namespace. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(alive[1]);
+        struct pollfd p = { alive[0], POLLIN, 0 };
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLIN))) _exit(0);   /* nslua already gone */
+        /* Nothing of nslua's: not the journal's lock, and no namespace fd
+         * that would keep a deleted namespace (and its links) alive. */
+        if (syscall(SYS_close_range, 0U, ~0U, 0) < 0) {
+            struct rlimit rl;
+            int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (int)rl.rlim_cur : 1 << 20;
+            for (int fd = 0; fd < max; fd++) close(fd);
+        }
+        sigset_t all, chld;
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        for (;;) {
+            while (waitpid(-1, NULL, WNOHANG) > 0) {}
+            siginfo_t info;
+            sigwaitinfo(&chld, &info);
+        }
+    }
+    close(alive[0]);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        e = errno;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close(alive[1]);
+        errno = e;
+        return -1;
+    }
+    *ns_fd = fd;
+    *alive_fd = alive[1];
+    return pid;
 }

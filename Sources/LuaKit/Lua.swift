@@ -25,6 +25,7 @@ private let dispatch: nslua_dispatch_fn = { L, box in
     guard let L, let box else { return 0 }
     let boxed = Unmanaged<FunctionBox>.fromOpaque(box).takeUnretainedValue()
     let lua = Lua.owner(of: L)
+    nslua_checkhook(L)   // debug.sethook() must not make a loop deaf to Ctrl-C
     if lua.pushPendingInterrupt(on: L) { return NSLUA_ERROR }
     let top = lua_gettop(L)
     let results: [LuaValue]
@@ -337,8 +338,15 @@ public let luaVersion = String(String(cString: nslua_lua_release()).dropFirst(4)
 
 /// Signals (Ctrl-C, SIGTERM, SIGHUP) on their way to the running Lua code.
 public enum LuaInterrupt {
-    /// Installs the handlers (once, at startup).
-    public static func install() { nslua_signals_install() }
+    /// Installs the handlers (once, at startup). SIGTERM and SIGHUP stay
+    /// pending until the script ends; if it has not ended `grace` seconds
+    /// after one, `onStuck` runs on a watchdog thread (to tear down and exit).
+    public static func install(grace: Double = 5, onStuck: (@convention(c) (Int32) -> Void)? = nil) {
+        nslua_signals_install(grace, onStuck)
+    }
+    /// From now on a signal ends the process at once (128 + n): for the
+    /// moments after teardown, while Lua runs finalizers that take no hooks.
+    public static func exitNow() { nslua_signals_exit_now() }
     /// Whether a signal is waiting: Swift code that blocks polls this and
     /// returns early; the error is raised when it returns to Lua.
     public static var pending: Bool { nslua_signal_pending() != 0 }

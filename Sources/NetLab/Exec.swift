@@ -46,9 +46,11 @@ extension Namespace {
               nsys_pipe2(&report) == 0 else { throw .errno(errno, "pipe") }
 
         let child = ChildSetup(namespace: self, argv: argv, environment: [:])
-        let pid = child.withCArrays { etc, args, env in
-            nsys_spawn_in_netns(nsfd, name, etc, args, env, inPipe[0], outPipe[1], errPipe[1], report[1])
-        }
+        let pid = lab?.processJail.spawn {
+            child.withCArrays { etc, args, env in
+                nsys_spawn_in_netns(nsfd, name, etc, args, env, inPipe[0], outPipe[1], errPipe[1], report[1])
+            }
+        } ?? -1
         guard pid > 0 else { throw .errno(errno, "fork") }
         // Close the child's ends so that EOF arrives when it exits.
         for fd in [inPipe[0], outPipe[1], errPipe[1], report[1]] { close(fd) }
@@ -97,7 +99,9 @@ extension Namespace {
         let child = ChildSetup(namespace: self, argv: argv, environment: env)
         fflush(nil)
         nsys_terminal_save()
-        let pid = child.withCArrays { etc, args, envp in nsys_spawn_interactive_in_netns(nsfd, name, etc, args, envp, report[1]) }
+        let pid = lab?.processJail.spawn {
+            child.withCArrays { etc, args, envp in nsys_spawn_interactive_in_netns(nsfd, name, etc, args, envp, report[1]) }
+        } ?? -1
         guard pid > 0 else { nsys_terminal_restore(); throw .errno(errno, "fork") }
         close(report[1]); report[1] = -1
         lab?.processGroups.insert(pid)
@@ -141,6 +145,51 @@ extension Namespace {
         case "n": throw .errno(code, "entering namespace \(displayName)")
         default: throw .errno(code, "preparing to run \(Validate.shown(program)) in \(displayName)")
         }
+    }
+}
+
+/// The PID namespace the programs exec starts are born in, made at the first
+/// exec: its pid 1 is a reaper, and killing it (teardown) makes the kernel
+/// kill everything in it, a program that left its process group (setsid,
+/// setpriv, a daemon's double fork) included. Where it cannot be made (no
+/// CAP_SYS_ADMIN), programs are born in nslua's own, and teardown ends their
+/// process groups only.
+final class ProcessJail {
+    private var reaper: pid_t = -1
+    private var namespaceFD: Int32 = -1
+    private var aliveFD: Int32 = -1
+    private var unavailable = false
+    /// nslua's own PID namespace (where its threads' children go back to).
+    private static let ownFD = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC)
+
+    /// Runs `fork` (which forks once) with its child born in the namespace.
+    func spawn(_ fork: () -> pid_t) -> pid_t {
+        if reaper <= 0 && !unavailable { start() }
+        guard reaper > 0, nsys_setns(namespaceFD, NSYS_CLONE_NEWPID) == 0 else { return fork() }
+        let pid = fork()
+        let e = errno
+        nsys_setns(ProcessJail.ownFD, NSYS_CLONE_NEWPID)
+        errno = e
+        return pid
+    }
+
+    private func start() {
+        guard ProcessJail.ownFD >= 0 else { unavailable = true; return }
+        var ns: Int32 = -1, alive: Int32 = -1
+        let pid = nsys_start_pid_namespace(ProcessJail.ownFD, &ns, &alive)
+        guard pid > 0 else { unavailable = true; return }
+        (reaper, namespaceFD, aliveFD) = (pid, ns, alive)
+    }
+
+    /// Kills everything in it; the next exec makes a new one.
+    func end() {
+        guard reaper > 0 else { return }
+        kill(reaper, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(reaper, &status, 0) < 0 && errno == EINTR {}
+        close(namespaceFD)
+        close(aliveFD)
+        (reaper, namespaceFD, aliveFD) = (-1, -1, -1)
     }
 }
 
@@ -211,8 +260,11 @@ private struct ChildIO {
     }
 
     /// How long, once the program has exited, to keep reading what it (or a
-    /// background process holding its pipes) still writes.
+    /// background process holding its pipes) still writes: until it has been
+    /// quiet this long, and never longer than `drainAtMost` (a background
+    /// process that never stops writing must not keep exec from returning).
     static let drainAfterExit = 0.1
+    static let drainAtMost = 1.0
 
     mutating func wait() -> Outcome {
         defer {
@@ -230,8 +282,12 @@ private struct ChildIO {
             let now = monotonicSeconds()
             if let s = status {
                 if exitedAt == 0 { exitedAt = now; lastData = now }
-                // Done when its pipes are closed, or quiet for a moment after it exited.
-                if open.isEmpty || now - lastData >= ChildIO.drainAfterExit { return killed ?? .exited(s) }
+                // Done when its pipes are closed, or quiet for a moment after
+                // it exited, or draining too long, or asked to stop.
+                if open.isEmpty || now - lastData >= ChildIO.drainAfterExit || now - exitedAt >= ChildIO.drainAtMost
+                    || Interruption.requested() || options.timeout.map({ now - start > $0 }) == true {
+                    return killed ?? .exited(s)
+                }
             } else if killed == nil {
                 if let timeout = options.timeout, now - start > timeout { killed = .timedOut }
                 else if Interruption.requested() { killed = .interrupted }

@@ -19,6 +19,8 @@ public final class Lab: @unchecked Sendable {
     var captures: [Capture] = []
     /// Process groups of programs started with exec that may still run.
     var processGroups: Set<pid_t> = []
+    /// The PID namespace they are born in (teardown ends all of it).
+    let processJail = ProcessJail()
     /// Leave everything in place at teardown.
     public var keep = false
     /// After the final teardown nothing more may be made (a Lua finalizer
@@ -550,8 +552,11 @@ public final class Lab: @unchecked Sendable {
         return problems
     }
 
-    /// Ends the process groups of programs exec started that may still run.
+    /// Ends every program exec started that may still run: the PID namespace
+    /// they were born in (whatever they did to detach), and their process
+    /// groups (where there is no such namespace).
     func killProcessGroups() {
+        processJail.end()
         for pgid in processGroups { kill(-pgid, SIGKILL) }
         processGroups.removeAll()
     }

@@ -108,6 +108,7 @@ final class REPL {
     }
 
     private func readLine(prompt: String) -> Input {
+        if LuaInterrupt.terminateSignal != 0 { return .end }   // SIGTERM/SIGHUP: leave, tearing down
         guard interactive else {
             // Not a terminal: plain lines, no prompts (as `lua -` reads stdin).
             return Swift.readLine(strippingNewline: true).map(Input.line) ?? .end

@@ -77,7 +77,16 @@ if !sandboxed {
 lab.keep = options.keep
 if options.trace { lab.tracer = { fputs("+ \($0)\n", stderr) } }
 
-LuaInterrupt.install()
+/// A script still running seconds after SIGTERM/SIGHUP (its hook removed, a
+/// finalizer that loops): the watchdog thread tears down and exits. The main
+/// thread is then in Lua code, not in the lab (primitives return at once
+/// when a signal is pending).
+func stuckAfterSignal(_ sig: Int32) {
+    fputs("nslua: the script did not end after \(sig == SIGHUP ? "SIGHUP" : "SIGTERM"); tearing down and exiting\n", stderr)
+    finalTeardown()
+    _exit(128 + sig)
+}
+LuaInterrupt.install(grace: 5, onStuck: { stuckAfterSignal($0) })
 signal(SIGPIPE, SIG_IGN)
 let lua = Lua()
 let net = NetModule(lua: lua, lab: lab)
@@ -85,10 +94,19 @@ Interruption.check = { LuaInterrupt.pending }
 
 /// Tears the lab down for good (with the termination signals held off, so
 /// that a second Ctrl-C cannot cut it short) and reports what went wrong.
+/// Once: whoever comes second (main thread, watchdog) waits for the first.
+let teardownLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+pthread_mutex_init(teardownLock, nil)
+nonisolated(unsafe) var tornDown = false
 func finalTeardown() {
     LuaInterrupt.block(true)
-    fflush(stdout)
-    for problem in net.teardown(final: true) { fputs("nslua: teardown: \(problem)\n", stderr) }
+    pthread_mutex_lock(teardownLock)
+    if !tornDown {
+        tornDown = true
+        fflush(stdout)
+        for problem in net.teardown(final: true) { fputs("nslua: teardown: \(problem)\n", stderr) }
+    }
+    pthread_mutex_unlock(teardownLock)
     LuaInterrupt.block(false)
 }
 
@@ -112,12 +130,16 @@ if status == .scriptError, let kind = runner.failureKind, kind == "privilege" ||
     status = .privilege   // the script died of a missing privilege or kernel feature
 }
 if let path = options.graph, !drawGraph(lab, to: path) && status == .ok { status = .scriptError }
-// Lua first: its finalizers run now, while the lab can still tear down what
-// they make; after that, nothing more can be made.
-lua.close()
+// The lab first: Lua's finalizers run no hooks, so one that loops could not
+// be interrupted, and nothing must stand between a signal and teardown.
+// They run after it (what they try to make fails: the lab is closed), and a
+// signal now ends the process at once.
 finalTeardown()
+LuaInterrupt.exitNow()
 let signalled = LuaInterrupt.terminateSignal
-exit(signalled != 0 ? 128 + signalled : status.rawValue)
+if signalled != 0 { _exit(128 + signalled) }
+lua.close()
+exit(status.rawValue)
 
 /// `nslua --clean`: removes what dead runs left, verifying each identity.
 func clean(_ lab: Lab) -> Int32 {

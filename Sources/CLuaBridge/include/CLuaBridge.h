@@ -71,11 +71,18 @@ int nslua_docall(lua_State *L, int narg, int nres);
 // it through a count hook that every coroutine inherits from the main state;
 // Swift code that blocks polls nslua_signal_pending and returns early. A
 // second Ctrl-C while the first is still unhandled kills, as in lua.c.
+//
+// SIGTERM and SIGHUP stay pending once received: a script that catches the
+// error (pcall in a loop) gets it again at the next hook tick or primitive,
+// until it ends. If it has not ended `grace` seconds after the signal (a
+// __gc that loops, where Lua runs no hooks; a hook removed with
+// debug.sethook; code stuck outside Lua), a watchdog thread calls `on_stuck`
+// (which tears the lab down and exits).
 
-void nslua_signals_install(void);
+void nslua_signals_install(double grace, void (*on_stuck)(int sig));
 /// The pending signal (0: none), left pending.
 int nslua_signal_pending(void);
-/// The pending signal (0: none), now no longer pending.
+/// The pending signal (0: none), now no longer pending (SIGTERM and SIGHUP stay).
 int nslua_signal_take(void);
 /// SIGTERM or SIGHUP, once received (the program exits 128 + n).
 int nslua_terminate_signal(void);
@@ -83,8 +90,13 @@ int nslua_terminate_signal(void);
 const char *nslua_signal_message(int sig);
 /// Blocks (1) or unblocks (0) SIGINT, SIGTERM and SIGHUP in the calling thread.
 void nslua_block_signals(int block);
+/// From now on SIGINT, SIGTERM and SIGHUP end the process at once with
+/// 128 + n (after teardown, while Lua closes: its finalizers run no hooks).
+void nslua_signals_exit_now(void);
 /// Installs the interrupt hook on `L` (new coroutines inherit it).
 void nslua_sethook(lua_State *L);
+/// Installs it again if Lua code removed it (debug.sethook()).
+void nslua_checkhook(lua_State *L);
 
 // ---- Lua's macros, as functions Swift can call --------------------------------
 

@@ -20,6 +20,18 @@ int nsys_pidfd_open(pid_t pid);
 extern const int NSYS_CLONE_NEWNET;
 extern const int NSYS_CLONE_NEWNS;
 extern const int NSYS_CLONE_NEWUSER;
+extern const int NSYS_CLONE_NEWPID;
+
+/// A PID namespace for the programs exec starts, so that teardown can end
+/// them all, however they detach (setsid, double fork): its pid 1 is a
+/// reaper that dies with the calling thread, and when it dies the kernel
+/// kills everything in the namespace. Returns the reaper's pid, with an fd
+/// of the namespace in *ns_fd (setns(*ns_fd, CLONE_NEWPID) before a fork
+/// makes the child be born there; setns(own_fd, ...) after it puts the
+/// thread back: a thread whose children go elsewhere cannot make threads)
+/// and in *alive_fd an fd to keep open while the namespace is used. -1 with
+/// errno if it cannot be made (no CAP_SYS_ADMIN).
+pid_t nsys_start_pid_namespace(int own_fd, int *ns_fd, int *alive_fd);
 
 /// Starts `argv[0]` (searched in PATH, with environment `envp`) inside the
 /// network namespace `netns_fd` the way `ip netns exec` does: setns, a
