@@ -133,6 +133,67 @@ check_eq "11: every helper thread blocks SIGHUP, SIGINT and SIGTERM (SigBlk:$mas
 kill -TERM $pid; wait $pid
 check "11: nothing left" wait_state "$before"
 
+# SIGTERM cannot be swallowed: a pcall loop ends at once, a script that removed the hook
+# within the watchdog's 5 s, and a finalizer that loops does not delay teardown.
+term_case() {
+  local name=$1 body=$2 limit=$3
+  printf 'net.ns("%s")\nprint("ready") io.stdout:flush()\n%s\n' "$name" "$body" > "$WORK/$name.lua"
+  "$NSLUA" "$WORK/$name.lua" > "$WORK/$name.out" 2> "$WORK/$name.err" &
+  local pid=$! start
+  wait_out "$WORK/$name.out" ready; sleep 0.2
+  start=$EPOCHREALTIME
+  kill -TERM $pid
+  for _ in $(seq 200); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+  if kill -0 $pid 2>/dev/null; then kill -KILL $pid; fi
+  wait $pid; local rc=$?
+  local took; took=$(awk "BEGIN { print $EPOCHREALTIME - $start }")
+  check_eq "11: $name: SIGTERM ends it with 143" 143 "$rc"
+  check "11: $name: within $limit s (took $took s)" awk -v t="$took" -v l="$limit" 'BEGIN { exit !(t < l) }'
+  check "11: $name: torn down" wait_state "$before"
+}
+term_case pcall_loop 'while true do pcall(function() for i = 1, 1e7 do end end) end' 1.5
+term_case pcall_sleep 'while true do pcall(net.sleep, 1) end' 1.5
+term_case nohook 'debug.sethook() while true do end' 7
+check_contains "11: nohook: the watchdog says what it did" "$(cat "$WORK/nohook.err")" "the script did not end after SIGTERM; tearing down and exiting"
+# A finalizer that never returns, run when Lua closes: the lab is gone before it runs,
+# and a signal then ends nslua at once.
+printf 'net.ns("gc11")\nsetmetatable({}, {__gc = function() while true do end end})\nprint("ready") io.stdout:flush()\n' > "$WORK/gc11.lua"
+"$NSLUA" "$WORK/gc11.lua" > "$WORK/gc11.out" 2>&1 &
+pid=$!
+wait_out "$WORK/gc11.out" ready
+check "11: a looping finalizer at exit: the lab is torn down all the same" wait_state "$before"
+check "11: ... while the finalizer runs" kill -0 $pid
+kill -TERM $pid
+for _ in $(seq 40); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+check "11: ... and SIGTERM ends nslua at once" bash -c "! kill -0 $pid 2>/dev/null"
+kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
+
+# Programs that leave their process group (setsid, setpriv's own session) are ended by
+# teardown all the same; a background process that never stops writing does not keep
+# exec from returning.
+s=$(lab escape <<'LUA'
+local n = net.ns("esc11")
+n:exec("sh", "-c", "setsid sleep 41.7 < /dev/null > /dev/null 2>&1 &")
+n:exec("sh", "-c", "setsid sh -c 'setsid sleep 42.7 & sleep 43.7' < /dev/null > /dev/null 2>&1 &")
+local t0 = net.now()
+local code, out = n:exec("sh", "-c", "(while :; do echo x; done) & echo started")
+print("CHATTY", code, out:sub(1, 7), net.now() - t0 < 2.5)
+t0 = net.now()
+local ok, err = pcall(n.exec, n, {"sh", "-c", "(while :; do echo x; done) & exit 0", timeout = 0.3})
+print("CHATTYTIMEOUT", net.now() - t0 < 1.5)
+os.execute("sleep 0.3; pgrep -f -x 'sleep 41.7' > /dev/null && pgrep -f -x 'sleep 42.7' > /dev/null && echo DETACHED-RUNNING")
+LUA
+)
+run_nslua "$s"
+check_eq "10: the escape lab runs" 0 "$RC"
+[ "$RC" = 0 ] || echo "$ERR"
+check_contains "10: the detached programs ran during the lab" "$OUT" "DETACHED-RUNNING"
+check "10: a program that called setsid is ended by teardown" gone "sleep 41.7"
+check "10: and one two sessions away" gone "sleep 42.7"
+check "10: and its parent" gone "sleep 43.7"
+check_eq "10: a background process writing without end: exec returns" "CHATTY	0	started	true" "$(grep ^CHATTY <<< "$OUT" | head -1)"
+check_eq "10: ... and within its timeout" "CHATTYTIMEOUT	true" "$(grep ^CHATTYTIMEOUT <<< "$OUT")"
+
 # --- 12. crashes and blow-ups ---------------------------------------------------------------
 echo 'print(#arg, select("#", ...))' > "$WORK/args.lua"
 for n in 50 100 300 5000; do

@@ -209,7 +209,7 @@ public struct StaleRun: Sendable {
         /// Every namespace and MAC it was recorded with: it is in one of
         /// them, with one of them.
         var places: [Int] = []
-        var macs: [MACAddress] = []
+        var macs: Set<MACAddress> = []
         /// Its last settled ifindex, and where.
         var index: Int32?
         var indexPlace: Int?
@@ -230,7 +230,7 @@ public struct StaleRun: Sendable {
 
         mutating func seen(in place: Int, mac: MACAddress?) {
             if !places.contains(place) { places.append(place) }
-            if let mac, !macs.contains(mac) { macs.append(mac) }
+            if let mac { macs.insert(mac) }
         }
     }
 
@@ -520,7 +520,7 @@ extension Journal {
         for (id, r) in run.namespaces.sorted(by: { $0.key < $1.key }) where r.owned && !r.removed {
             guard let name = r.name else { continue }
             guard let ns = resolved[id] else {
-                if lab.removeUnmountedNamespaceFile(name) { done.append("netns \(name) (half-made)") }
+                if lab.removeUnmountedNamespaceFile(name) { done.append("netns \(name) (the empty file a killed run left)") }
                 continue
             }
             if let held = holding[id] {

@@ -441,8 +441,9 @@ public final class Lab: @unchecked Sendable {
             l.rateLimit = nil
             ledger.unimpaired(l)
         }
-        if l.namespace !== o.namespace { ledger.moved(l, to: o.namespace, index: index) }
         l.lastName = name
+        l.givenName = name
+        if l.namespace !== o.namespace { ledger.moved(l, to: o.namespace, index: index) }
         return note
     }
 
@@ -461,7 +462,7 @@ public final class Lab: @unchecked Sendable {
             } catch where error.kind == .kernel(ENOENT) || error.kind == .kernel(EINVAL) {}
         }
         var name = wanted, note: String?
-        if name != m.name, let other = try home.linkMessage(named: name), home !== ns || other.index != m.index {
+        if home !== ns || name != m.name, let other = try home.linkMessage(named: name), home !== ns || other.index != m.index {
             name = home === ns ? m.name : freeName(like: wanted, in: home)
             note = "\(wanted) is taken in \(home.displayName) by another link: \(what) went back as \(name)"
         }

@@ -131,8 +131,8 @@ final class Ledger {
     func abandoned(namespaceID id: Int) { record(["ns- \(id)"]) }
 
     func opened(_ ns: Namespace) {
+        record([openLine(ns)])   // (in the header instead, if this starts the journal)
         namespaces.append(ns)
-        record([openLine(ns)])
     }
 
     /// An owned namespace was deleted (journalled once it is unmounted): its
