@@ -116,11 +116,14 @@ def star_section(meta, runs):
         "",
         f"{n} namespaces h1..h{n}, each with an eth0 (veth) whose peer is a port of one bridge in a",
         "namespace of its own, addresses in 10.0.0.0/16, everything up; then host i pings host i+1",
-        "(one echo, 1 s timeout); then teardown. Time: the whole process, from start to exit.",
+        "(one echo, 1 s timeout); then teardown. Time: the whole process, from start to exit. Each",
+        "method also clocks its build and its ring ping itself; the rest is its start (interpreter,",
+        "imports) and its teardown.",
         "",
-        "| method | median s | × nslua (median of per-rep ratios) | ring echoes lost, per rep "
-        "| peak RSS of largest process, MB | runs not ok |",
-        "|---|---:|---:|---|---:|---|",
+        "| method | median s | × nslua (median of per-rep ratios) | build s | ring ping s "
+        "| start + teardown s | ring echoes lost, per rep | peak RSS of largest process, MB "
+        "| runs not ok |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for m in methods:
         mine = [r for r in runs if r["method"] == m]
@@ -134,8 +137,12 @@ def star_section(meta, runs):
                 lost.append(str(int(total) - int(got)))
             else:
                 lost.append("?")
+        build = [number(r["info"].get("build_s", "")) for r in ok]
+        ping = [number(r["info"].get("ping_s", "")) for r in ok]
+        rest = [r["seconds"] - b - p for r, b, p in zip(ok, build, ping) if b is not None and p is not None]
         lines.append(
             f"| {NAMES.get(m, m)} | {fmt(median(r['seconds'] for r in ok))} | {fmt(ratio, 1, '×')} "
+            f"| {fmt(median(build))} | {fmt(median(ping))} | {fmt(median(rest))} "
             f"| {', '.join(lost)} | {fmt(mb(median(r['rss_kb'] for r in ok)), 1)} "
             f"| {status_note(mine)} |"
         )
@@ -143,9 +150,13 @@ def star_section(meta, runs):
         "",
         "Peak RSS here is GNU time's `%M`: the largest single process of the tree (for bash and",
         "`ip -batch` that is one `ip` or bash; for Mininet its Python). Whole trees: see Memory.",
+        "A lost ring echo costs its 1 s timeout. The first echoes right after a build are sometimes",
+        "lost whatever the tool (probably a bridge port that does not forward until the kernel has",
+        "processed its carrier change). The ring ping of bash and `ip -batch` is one `ip netns exec`",
+        "and one `ping` process per host, the same for both.",
         "The time ends when the process exits; the kernel may still be freeing namespaces then. The",
-        "next run waits for that (the \"cleanup s\" column of Every run, at most SETTLE_MAX s; other",
-        "work on the machine can stretch it), so no run pays for the one before.",
+        "next run waits until the kernel's namespace count stops falling (the \"cleanup s\" column",
+        "of Every run), so no run pays for the one before.",
         "",
     ]
     return lines
@@ -177,10 +188,21 @@ def memory_section(meta, runs):
     lines += [
         "",
         "Tree RSS sums every process's resident pages (pages shared between processes, such as",
-        "those of bash, count once per process); PSS shares them out, so it is the fairer sum.",
+        "those of bash, count once per process); PSS shares them out, so it is the fairer sum (it",
+        "also shares pages with unrelated processes using the same libraries, so it varies a little",
+        "with what else runs on the machine).",
         "Sampling misses peaks shorter than 0.05 s, and these runs are slower than the timed ones.",
-        "",
     ]
+    for r in runs:
+        ring = r["info"].get("ring", "")
+        if r["n"] > 500 and "/" in ring and ring.split("/")[0] != ring.split("/")[1]:
+            got, total = ring.split("/")
+            lines.append(
+                f"At {total} hosts the ring ping lost {int(total) - int(got)} echoes, each costing its 1 s "
+                f"timeout: a ring of {total} hosts needs {2 * int(total)} neighbour entries, more than the "
+                "kernel's shared ARP table holds (see All-pairs ping), so most of that run's time is "
+                "waiting.")
+    lines.append("")
     return lines
 
 

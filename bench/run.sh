@@ -48,7 +48,7 @@ done
 METHODS=${METHODS:-"nslua bash ipbatch pyroute2 mininet"}
 STAR_TIMEOUT=${STAR_TIMEOUT:-300}
 PINGALL_TIMEOUT=${PINGALL_TIMEOUT:-300}
-MININET_PINGALL_TIMEOUT=${MININET_PINGALL_TIMEOUT:-600}
+MININET_PINGALL_TIMEOUT=${MININET_PINGALL_TIMEOUT:-780}
 if [ "$SMOKE" = 1 ]; then
   N=${N:-10} REPS=${REPS:-1} PINGALL_SIZES=${PINGALL_SIZES:-10} PINGALL_REPS=${PINGALL_REPS:-1}
   STARTUP_REPS=${STARTUP_REPS:-10} BIG_N=${BIG_N:-} OUT=${OUT:-$B/.smoke}
@@ -76,22 +76,26 @@ HOST_BEFORE=$(ip netns list 2>/dev/null; ip -br link 2>/dev/null | awk '{print $
 
 # --- waiting for the kernel ------------------------------------------------
 # A namespace's teardown ends in the kernel after the process that removed
-# it has exited. Before the next run, wait (at most SETTLE_MAX seconds) until
-# the kernel's count of network namespaces (the net_namespace slab) is back
-# near where it was, so that no run pays for the previous one's cleanup.
-# Others on this machine may hold namespaces too: after a wait that hit the
-# limit, the count then is the new baseline. Prints the seconds waited.
+# it has exited. Before the next run, wait until the kernel's count of
+# network namespaces (the net_namespace slab) is back near where it was, or
+# has stopped falling for 0.5 s (the last ones may be freed in a deferred
+# batch many seconds later, at no cost to anyone), at most SETTLE_MAX
+# seconds: so that no run pays for the previous one's cleanup.
+# Prints the seconds waited.
 netns_count() { awk '$1 == "net_namespace" { print $2 }' /proc/slabinfo 2>/dev/null; }
 BASE=$(netns_count)
 settle() {
-  local t0=$EPOCHREALTIME c=0 tries=$((SETTLE_MAX * 10))
+  local t0=$EPOCHREALTIME c=$BASE prev=999999999 still=0
   if [ -z "$BASE" ]; then sleep 1; else
-    for _ in $(seq "$tries"); do
+    for _ in $(seq $((SETTLE_MAX * 10))); do
       c=$(netns_count)
       [ "$c" -le $((BASE + 8)) ] && break
+      if [ "$c" -lt "$prev" ]; then still=0; else still=$((still + 1)); fi
+      [ "$still" -ge 5 ] && break
+      prev=$c
       sleep 0.1
     done
-    if [ "$c" -gt $((BASE + 8)) ] || [ "$c" -lt "$BASE" ]; then BASE=$c; fi
+    [ "$c" -lt "$BASE" ] && BASE=$c
   fi
   awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $t0 }"
 }
@@ -135,7 +139,7 @@ run_one() {
 result_info() {
   local section=$1 out=$2 n=$3
   case $section in
-    star) grep -o '^ring [0-9]*/[0-9]*' "$out.stdout" | tail -n 1 | sed 's/ /=/' ;;
+    star) grep '^ring ' "$out.stdout" | tail -n 1 | awk '{ print "ring=" $2, "build_s=" $4, "ping_s=" $6 }' ;;
     pingall)
       if grep -q '^pairs ' "$out.stdout"; then
         grep '^pairs ' "$out.stdout" | tail -n 1 | awk '{ print "pairs=" $2, "received=" $4, "dropped=" $6, "pingall_s=" $8 }'

@@ -2,11 +2,12 @@
 
 Every namespace is made and configured with IPRoute(netns=NAME); the ring
 ping is iputils ping started inside the host's namespace with
-netns.pushns/popns; teardown is netns.remove. Prints "ring OK/N".
+netns.pushns/popns; teardown is netns.remove. Prints "ring OK/N build S ping S" (see star.lua).
     bench/.venv/bin/python bench/star_pyroute2.py N
 """
 import subprocess
 import sys
+import time
 
 from pyroute2 import IPRoute, netns
 
@@ -16,6 +17,7 @@ def ip4(i):
 
 
 def main(n):
+    t0 = time.monotonic()
     sw = IPRoute(netns="sw")  # creates the namespace
     sw.link("add", ifname="br0", kind="bridge")
     br = sw.link_lookup(ifname="br0")[0]
@@ -32,6 +34,7 @@ def main(n):
             h.link("set", index=h.link_lookup(ifname="lo")[0], state="up")
     sw.close()
 
+    t1 = time.monotonic()
     ok = 0
     for i in range(1, n + 1):
         netns.pushns(f"h{i}")
@@ -42,10 +45,11 @@ def main(n):
             netns.popns()
         ok += r.returncode == 0
 
+    t2 = time.monotonic()
     for i in range(1, n + 1):
         netns.remove(f"h{i}")
     netns.remove("sw")
-    print(f"ring {ok}/{n}")
+    print(f"ring {ok}/{n} build {t1 - t0:.3f} ping {t2 - t1:.3f}")
 
 
 main(int(sys.argv[1]))
