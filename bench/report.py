@@ -1,6 +1,6 @@
 """Writes RESULTS.md (to stdout) from run.sh's meta file and raw.tsv.
 
-    python3 bench/report.py META RAW > RESULTS.md
+    python3 bench/report.py meta.txt raw.tsv > RESULTS.md
 
 raw.tsv has one line per run: section method n rep status seconds rss_kb
 cleanup_s info, where info is key=value words. Medians are over the runs
@@ -98,8 +98,10 @@ def machine(meta):
         "",
         f"- kernel `{meta['kernel']}`, {meta['os']}",
         f"- CPU: {meta['cpu']}, {meta['cores']} cores; memory {meta['memory']}",
-        f"- started {meta['started']} (load average then: {meta['load']}), whole run "
-        f"{meta['duration_s']} s: `{meta['command']}`",
+        f"- started {meta['started']}, whole run {meta['duration_s']} s: `{meta['command']}`",
+        f"- load average at start {meta['load']}, at end {meta.get('load_end', '?')}; other "
+        f"processes keeping a core busy (lifetime %CPU ≥ 50) at start: {meta.get('busy_start', '?')}; "
+        f"at end: {meta.get('busy_end', '?')}",
         f"- nslua {meta['nslua']}",
         f"- {meta['iproute2']}; {meta['iputils']}; {meta['lua']}; {meta['python']}; "
         f"pyroute2 {meta['pyroute2']} (PyPI); Mininet {meta['mininet']} (Debian)",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks nslua side by side with the tools people would otherwise use,
-# in one run, and writes RESULTS.md (and the raw numbers, raw.tsv).
+# in one run, and writes RESULTS.md (and the raw numbers, raw.tsv, and what
+# it ran on, meta.txt: `python3 bench/report.py meta.txt raw.tsv` redoes it).
 #
 #   bench/run.sh [--smoke] [--reps K] [--n N] [--out DIR]      (as root)
 #
@@ -72,6 +73,12 @@ RAW=$W/raw.tsv
 STARTED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 T_START=$EPOCHREALTIME
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# Processes not of this benchmark that keep a core busy skew every number:
+# those that used half a core or more over their lifetime (ps %CPU).
+busy_others() {
+  ps -eo pid=,pcpu=,comm= | awk -v me=$$ '$1 != me && $2 >= 50 { printf "%s%s (pid %s, %s%% CPU)", sep, $3, $1, $2; sep = ", " }'
+}
+BUSY_BEFORE=$(busy_others)
 HOST_BEFORE=$(ip netns list 2>/dev/null; ip -br link 2>/dev/null | awk '{print $1}')
 
 # --- waiting for the kernel ------------------------------------------------
@@ -200,6 +207,8 @@ for n in $PINGALL_SIZES; do
 done
 
 # --- nothing left on the host; the report --------------------------------------
+BUSY_AFTER=$(busy_others)
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 HOST_AFTER=$(ip netns list 2>/dev/null; ip -br link 2>/dev/null | awk '{print $1}')
 HOST_CLEAN=yes
 if [ "$HOST_BEFORE" != "$HOST_AFTER" ]; then
@@ -213,6 +222,9 @@ version() { "$@" 2>&1 | head -n 1; }
   echo "command=bench/run.sh $ARGS"
   echo "started=$STARTED"
   echo "load=$LOAD_BEFORE"
+  echo "load_end=$LOAD_AFTER"
+  echo "busy_start=${BUSY_BEFORE:-none}"
+  echo "busy_end=${BUSY_AFTER:-none}"
   echo "duration_s=$(awk "BEGIN { printf \"%.0f\", $EPOCHREALTIME - $T_START }")"
   echo "kernel=$(uname -r)"
   echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
@@ -242,6 +254,7 @@ version() { "$@" 2>&1 | head -n 1; }
 
 mkdir -p "$OUT"
 cp "$RAW" "$OUT/raw.tsv"
-/usr/bin/python3 "$B/report.py" "$W/meta" "$RAW" >"$OUT/RESULTS.md" || die "report failed"
-echo "bench: wrote $OUT/RESULTS.md and $OUT/raw.tsv" >&2
+cp "$W/meta" "$OUT/meta.txt"
+/usr/bin/python3 "$B/report.py" "$OUT/meta.txt" "$OUT/raw.tsv" >"$OUT/RESULTS.md" || die "report failed"
+echo "bench: wrote $OUT/RESULTS.md, $OUT/raw.tsv and $OUT/meta.txt" >&2
 [ "$HOST_CLEAN" = yes ]
