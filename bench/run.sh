@@ -1,106 +1,260 @@
 #!/usr/bin/env bash
-# Benchmarks: nslua against iproute2 (and iputils) doing the same work, in the
-# same run, inside a private network + mount namespace. Prints times and
-# ratios; never fails on a number (these are measurements, not tests).
+# Benchmarks nslua side by side with the tools people would otherwise use,
+# in one run, and writes RESULTS.md (and the raw numbers, raw.tsv, and what
+# it ran on, meta.txt: `python3 bench/report.py meta.txt raw.tsv` redoes it).
 #
-#   make bench            (or: NSLUA=.build/release/nslua bench/run.sh [N])
+#   bench/run.sh [--smoke] [--reps K] [--n N] [--out DIR]      (as root)
+#
+# Every measured run gets fresh network, mount and pid namespaces (unshare),
+# with a private tmpfs on /run/netns and /run/nslua and lo up (bench/fresh.sh),
+# so nothing is made in the host's namespace; when a run ends or is stopped
+# the kernel removes whatever it left. Methods alternate (A B C A B C).
+#
+#  star      N hosts (default 250) on one bridge in a namespace of its own,
+#            a ring ping (hI pings hI+1, one echo), teardown; the whole run
+#            is timed, for nslua, bash (one ip per step), ip -batch,
+#            pyroute2 and Mininet (LinuxBridge, no controller). REPS times.
+#  memory    each method's star-N once more, its process tree sampled for
+#            peak RSS/PSS (not timed); nslua also at star-1000.
+#  startup   `lua5.4 -e ''` against `nslua -e ''`, STARTUP_REPS times each.
+#  pingall   all pairs at each of PINGALL_SIZES hosts, nslua's net.pingall
+#            against Mininet's net.pingAll, PINGALL_REPS times.
+#
+# Settings (environment): N REPS METHODS PINGALL_SIZES PINGALL_REPS
+# STARTUP_REPS BIG_N STAR_TIMEOUT PINGALL_TIMEOUT MININET_PINGALL_TIMEOUT
+# SETTLE_MAX NSLUA (default .build/release/nslua). --smoke (or SMOKE=1): every method
+# once at N=10, pingall at 10, no star-1000, written to bench/.smoke/.
 set -u
 cd "$(dirname "$0")/.."
-export NSLUA="${NSLUA:-$PWD/.build/release/nslua}"
-export N="${1:-50}"
-exec unshare --net --mount --propagation private bash -c '
-set -u
-mkdir -p /run/netns /run/nslua
-mount -t tmpfs nslua-bench /run/netns
-mount -t tmpfs nslua-bench /run/nslua
-ip link set lo up
-W=$(mktemp -d); trap "rm -rf $W" EXIT
-now() { date +%s.%N; }
-secs() { awk "BEGIN { printf \"%.3f\", $2 - $1 }"; }
-ratio() { awk "BEGIN { printf \"%.1f\", $1 / $2 }"; }
+ROOT=$PWD
+B=$ROOT/bench
+ARGS="$*"
 
-echo "== 1. one namespace + veth pair + address + up, x$N =="
-t0=$(now)
-for i in $(seq $N); do
-  ip netns add b$i
-  ip link add v$i type veth peer name eth0 netns b$i
-  ip -n b$i addr add 10.1.$((i / 250)).$((i % 250 + 1))/16 dev eth0
-  ip -n b$i link set eth0 up
-  ip link set v$i up
+die() { echo "bench: $*" >&2; exit 2; }
+usage() { sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+SMOKE=${SMOKE:-0}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --smoke) SMOKE=1 ;;
+    --reps) REPS=${2:?}; shift ;;
+    --n) N=${2:?}; shift ;;
+    --out) OUT=${2:?}; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+  shift
 done
-t1=$(now)
-for i in $(seq $N); do ip netns del b$i; done
-sleep 1
-cat > $W/one.lua <<LUA
-local t0 = net.now()
-for i = 1, $N do
-  local ns = net.ns("b" .. i)
-  local v, e = net.veth("v" .. i, "eth0", {peer_ns = ns})
-  e:addr(string.format("10.1.%d.%d/16", i // 250, i % 250 + 1)):up()
-  v:up()
-end
-io.stderr:write(string.format("%.3f\\n", net.now() - t0))
-LUA
-t2=$(now)
-build_s=$("$NSLUA" $W/one.lua 2>&1)
-t3=$(now)
-ip_s=$(secs $t0 $t1); ns_s=$(secs $t2 $t3)
-echo "iproute2 (5 ip commands each): ${ip_s}s   nslua building the same: ${build_s}s   ip/nslua = $(ratio $ip_s $build_s)x"
-echo "nslua whole process (start, build, teardown): ${ns_s}s"
-echo "per namespace: iproute2 $(awk "BEGIN{printf \"%.2f\", $ip_s*1000/$N}") ms, nslua $(awk "BEGIN{printf \"%.2f\", $build_s*1000/$N}") ms"
-sleep 1
 
-echo
-echo "== 2. a veth end born in its namespace vs created then moved, x$N (inside nslua) =="
-cat > $W/move.lua <<LUA
-local ns = net.ns("mv")
-local t0 = net.now()
-for i = 1, $N do net.veth("a" .. i, "b" .. i, {peer_ns = ns}) end
-local t1 = net.now()
-for i = 1, $N do local x, y = net.veth("c" .. i, "d" .. i); y:into(ns) end
-local t2 = net.now()
-print(string.format("born in place: %.2f ms each   created then moved: %.2f ms each   ratio %.1fx",
-  (t1 - t0) * 1000 / $N, (t2 - t1) * 1000 / $N, (t2 - t1) / (t1 - t0)))
-LUA
-"$NSLUA" $W/move.lua
-sleep 1
+METHODS=${METHODS:-"nslua bash ipbatch pyroute2 mininet"}
+STAR_TIMEOUT=${STAR_TIMEOUT:-300}
+PINGALL_TIMEOUT=${PINGALL_TIMEOUT:-300}
+MININET_PINGALL_TIMEOUT=${MININET_PINGALL_TIMEOUT:-780}
+if [ "$SMOKE" = 1 ]; then
+  N=${N:-10} REPS=${REPS:-1} PINGALL_SIZES=${PINGALL_SIZES:-10} PINGALL_REPS=${PINGALL_REPS:-1}
+  STARTUP_REPS=${STARTUP_REPS:-10} BIG_N=${BIG_N:-} OUT=${OUT:-$B/.smoke}
+  STAR_TIMEOUT=60 PINGALL_TIMEOUT=60 MININET_PINGALL_TIMEOUT=60 SETTLE_MAX=${SETTLE_MAX:-3}
+else
+  N=${N:-250} REPS=${REPS:-3} PINGALL_SIZES=${PINGALL_SIZES:-"50 100"} PINGALL_REPS=${PINGALL_REPS:-1}
+  STARTUP_REPS=${STARTUP_REPS:-200} BIG_N=${BIG_N-1000} OUT=${OUT:-$B}
+  SETTLE_MAX=${SETTLE_MAX:-10}
+fi
+NSLUA=${NSLUA:-$ROOT/.build/release/nslua}
 
-echo
-echo "== 3. a 200-host star lab: build, pingall, teardown, memory =="
-cat > $W/star.lua <<LUA
-local topo = require "nslua.topo"
-local t0 = net.now()
-local hosts = topo.star(200, {prefix = "10.50.0.0/16"})
-local t1 = net.now()
-local pair = hosts[1]:ping("10.50.0.200", {count = 3, interval = 0.05})
-local t2 = net.now()
-local some = {}
-for i = 1, 30 do some[i] = hosts[i] end
-local m = net.pingall(some, {quiet = true})
-local t3 = net.now()
-local rss
-for line in io.lines("/proc/self/status") do rss = rss or line:match("^VmHWM:%s*(%d+)") end
-print(string.format("build 200 hosts: %.2fs   ping h1->h200: %d/3   pingall 30 hosts (870 pairs): %.2fs, %d dropped   peak RSS %d MB",
-  t1 - t0, pair.received, t3 - t2, m.dropped, tonumber(rss) // 1024))
-io.stdout:flush()
-LUA
-t0=$(now)
-"$NSLUA" $W/star.lua
-t1=$(now)
-echo "whole run including teardown: $(secs $t0 $t1)s"
-sleep 1
+[ "$(id -u)" = 0 ] || die "run me as root: every run makes namespaces (in private ones of its own)"
+[ -x "$NSLUA" ] || die "no nslua at $NSLUA: build it first (make build), or set NSLUA"
+case $NSLUA in /*) ;; *) NSLUA=$ROOT/$NSLUA ;; esac
+"$B/setup.sh" || die "installing what the benchmark needs failed"
 
-echo
-echo "== 4. ping: nslua vs iputils on the same veth, 20 echoes 10 ms apart =="
-ip netns add p1; ip netns add p2
-ip link add x1 netns p1 type veth peer name x2 netns p2
-ip -n p1 addr add 10.9.0.1/24 dev x1; ip -n p2 addr add 10.9.0.2/24 dev x2
-ip -n p1 link set x1 up; ip -n p2 link set x2 up
-ip netns exec p1 ping -c 20 -i 0.01 -q 10.9.0.2 | tail -1 | sed "s/^/iputils: /"
-cat > $W/ping.lua <<LUA
-local r = net.open("p1"):ping("10.9.0.2", {count = 20, interval = 0.01})
-print("nslua:   " .. tostring(r):match("rtt.*"))
-LUA
-"$NSLUA" $W/ping.lua
-ip netns del p1; ip netns del p2
-'
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+RAW=$W/raw.tsv
+: >"$RAW"
+STARTED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+T_START=$EPOCHREALTIME
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# Processes not of this benchmark that keep a core busy skew every number:
+# those that used half a core or more over their lifetime (ps %CPU).
+busy_others() {
+  ps -eo pid=,pcpu=,comm= | awk -v me=$$ '$1 != me && $2 >= 50 { printf "%s%s (pid %s, %s%% CPU)", sep, $3, $1, $2; sep = ", " }'
+}
+BUSY_BEFORE=$(busy_others)
+HOST_BEFORE=$(ip netns list 2>/dev/null; ip -br link 2>/dev/null | awk '{print $1}')
+
+# --- waiting for the kernel ------------------------------------------------
+# A namespace's teardown ends in the kernel after the process that removed
+# it has exited. Before the next run, wait until the kernel's count of
+# network namespaces (the net_namespace slab) is back near where it was, or
+# has stopped falling for 0.5 s (the last ones may be freed in a deferred
+# batch many seconds later, at no cost to anyone), at most SETTLE_MAX
+# seconds: so that no run pays for the previous one's cleanup.
+# Prints the seconds waited.
+netns_count() { awk '$1 == "net_namespace" { print $2 }' /proc/slabinfo 2>/dev/null; }
+BASE=$(netns_count)
+settle() {
+  local t0=$EPOCHREALTIME c=$BASE prev=999999999 still=0
+  if [ -z "$BASE" ]; then sleep 1; else
+    for _ in $(seq $((SETTLE_MAX * 10))); do
+      c=$(netns_count)
+      [ "$c" -le $((BASE + 8)) ] && break
+      if [ "$c" -lt "$prev" ]; then still=0; else still=$((still + 1)); fi
+      [ "$still" -ge 5 ] && break
+      prev=$c
+      sleep 0.1
+    done
+    [ "$c" -lt "$BASE" ] && BASE=$c
+  fi
+  awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $t0 }"
+}
+
+# --- one run -----------------------------------------------------------------
+# run_one SECTION METHOD N REP LIMIT COMMAND... : runs COMMAND in fresh
+# namespaces (stopped after LIMIT seconds), appends one line to raw.tsv:
+# section method n rep status seconds rss_kb cleanup_s info
+SAMPLE=0
+run_one() {
+  local section=$1 method=$2 n=$3 rep=$4 limit=$5
+  shift 5
+  local out=$W/$section-$method-$n-$rep
+  printf 'bench: %-8s %-9s N=%-5s rep %-2s ' "$section" "$method" "$n" "$rep" >&2
+  # Killing unshare kills the run's pid 1 (--kill-child), and with it every
+  # process of the run: --foreground, so timeout does not kill us too.
+  SAMPLE=$SAMPLE timeout --foreground -s KILL "$limit" \
+    unshare --net --mount --propagation private --pid --kill-child --mount-proc \
+    bash "$B/fresh.sh" "$out" "$@" </dev/null 2>"$out.unshare"
+  local cleanup status secs rc rss info left
+  cleanup=$(settle)
+  if [ -s "$out.time" ]; then
+    read -r rc secs <"$out.time"
+    if [ "$rc" = 0 ]; then status=ok; else status="exit-$rc"; fi
+  else
+    status=timeout secs=$limit
+  fi
+  rss=$(tail -n 1 "$out.rss" 2>/dev/null)
+  [[ "$rss" =~ ^[0-9]+$ ]] || rss=-
+  info=$(result_info "$section" "$out" "$n" | tr '\n' ' ')
+  [[ "$status" = exit-* ]] && info="$info error=$(cat "$out.stderr" "$out.unshare" 2>/dev/null | grep -v '^ *$' | tail -n 1 | tr '\t ' '__' | cut -c1-120)"
+  left=$(cat "$out.left" 2>/dev/null | tr '\n' ',' | sed 's/,$//')
+  [ -n "$left" ] && info="$info left=$left"
+  info=$(sed 's/^ *//; s/  */ /g; s/ *$//' <<<"$info")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$section" "$method" "$n" "$rep" "$status" "$secs" "$rss" "$cleanup" "$info" >>"$RAW"
+  echo "$status ${secs}s $info" >&2
+}
+
+# The method's own result line, as key=value words.
+result_info() {
+  local section=$1 out=$2 n=$3
+  case $section in
+    star) grep '^ring ' "$out.stdout" | tail -n 1 | awk '{ print "ring=" $2, "build_s=" $4, "ping_s=" $6 }' ;;
+    pingall)
+      if grep -q '^pairs ' "$out.stdout"; then
+        grep '^pairs ' "$out.stdout" | tail -n 1 | awk '{ print "pairs=" $2, "received=" $4, "dropped=" $6, "pingall_s=" $8 }'
+      else # stopped: how far Mininet's pingall rows (on its stderr) got
+        cat "$out.stdout" "$out.stderr" | awk -v n="$n" '
+          /^h[0-9]+ -> / { if (NF == n + 1) rows++; for (i = 3; i <= NF; i++) { tried++; if ($i == "X") lost++ } }
+          END { printf "rows_done=%d pairs_tried=%d dropped_so_far=%d", rows, tried, lost }'
+      fi ;;
+    memory) cat "$out.mem" 2>/dev/null; grep -o '^ring [0-9]*/[0-9]*' "$out.stdout" | sed 's/ /=/' ;;
+  esac
+}
+
+star_command() {  # star_command METHOD N : sets CMD
+  case $1 in
+    nslua) CMD=("$NSLUA" "$B/star.lua" "$2") ;;
+    bash) CMD=(bash "$B/star_bash.sh" "$2") ;;
+    ipbatch) CMD=(bash "$B/star_ipbatch.sh" "$2") ;;
+    pyroute2) CMD=("$B/.venv/bin/python" "$B/star_pyroute2.py" "$2") ;;
+    mininet) CMD=(/usr/bin/python3 "$B/star_mininet.py" "$2") ;;
+    *) die "unknown method $1" ;;
+  esac
+}
+
+# --- the sections ------------------------------------------------------------
+settle >/dev/null
+
+for rep in $(seq "$REPS"); do
+  for m in $METHODS; do
+    star_command "$m" "$N"
+    run_one star "$m" "$N" "$rep" "$STAR_TIMEOUT" "${CMD[@]}"
+  done
+done
+
+SAMPLE=1
+for m in $METHODS; do
+  star_command "$m" "$N"
+  run_one memory "$m" "$N" 1 "$STAR_TIMEOUT" "${CMD[@]}"
+done
+if [ -n "$BIG_N" ] && [[ " $METHODS " == *" nslua "* ]]; then
+  star_command nslua "$BIG_N"
+  run_one memory nslua "$BIG_N" 1 "$STAR_TIMEOUT" "${CMD[@]}"
+fi
+SAMPLE=0
+
+run_one startup both 0 1 600 "$B/startup.sh" "$STARTUP_REPS" "$NSLUA"
+awk -v OFS='\t' '{ print "startup", $1, 0, $2, "ok", $3, "-", "-", "" }' "$W/startup-both-0-1.stdout" >>"$RAW"
+
+for n in $PINGALL_SIZES; do
+  for rep in $(seq "$PINGALL_REPS"); do
+    for m in $METHODS; do
+      case $m in
+        nslua) run_one pingall nslua "$n" "$rep" "$PINGALL_TIMEOUT" "$NSLUA" "$B/pingall.lua" "$n" ;;
+        mininet) run_one pingall mininet "$n" "$rep" "$MININET_PINGALL_TIMEOUT" \
+                   /usr/bin/python3 -u "$B/pingall_mininet.py" "$n" ;;
+      esac
+    done
+  done
+done
+
+# --- nothing left on the host; the report --------------------------------------
+BUSY_AFTER=$(busy_others)
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+HOST_AFTER=$(ip netns list 2>/dev/null; ip -br link 2>/dev/null | awk '{print $1}')
+HOST_CLEAN=yes
+if [ "$HOST_BEFORE" != "$HOST_AFTER" ]; then
+  HOST_CLEAN=no
+  echo "bench: the host's namespaces or links changed during the run:" >&2
+  diff <(echo "$HOST_BEFORE") <(echo "$HOST_AFTER") >&2
+fi
+
+version() { "$@" 2>&1 | head -n 1; }
+{
+  echo "command=bench/run.sh $ARGS"
+  echo "started=$STARTED"
+  echo "load=$LOAD_BEFORE"
+  echo "load_end=$LOAD_AFTER"
+  echo "busy_start=${BUSY_BEFORE:-none}"
+  echo "busy_end=${BUSY_AFTER:-none}"
+  echo "duration_s=$(awk "BEGIN { printf \"%.0f\", $EPOCHREALTIME - $T_START }")"
+  echo "kernel=$(uname -r)"
+  echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+  echo "cores=$(nproc)"
+  echo "memory=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+  echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "nslua=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) ($NSLUA)"
+  echo "iproute2=$(version ip -V)"
+  echo "iputils=$(version ping -V)"
+  echo "lua=$(version lua5.4 -v)"
+  echo "python=$(version /usr/bin/python3 --version)"
+  echo "pyroute2=$("$B/.venv/bin/python" -c 'import importlib.metadata as m; print(m.version("pyroute2"))')"
+  echo "mininet=$(dpkg-query -W -f '${Version}' mininet)"
+  echo "smoke=$SMOKE"
+  echo "n=$N"
+  echo "reps=$REPS"
+  echo "methods=$METHODS"
+  echo "pingall_sizes=$PINGALL_SIZES"
+  echo "pingall_reps=$PINGALL_REPS"
+  echo "startup_reps=$STARTUP_REPS"
+  echo "big_n=$BIG_N"
+  echo "star_timeout=$STAR_TIMEOUT"
+  echo "pingall_timeout=$PINGALL_TIMEOUT"
+  echo "mininet_pingall_timeout=$MININET_PINGALL_TIMEOUT"
+  echo "host_clean=$HOST_CLEAN"
+} >"$W/meta"
+
+mkdir -p "$OUT"
+cp "$RAW" "$OUT/raw.tsv"
+cp "$W/meta" "$OUT/meta.txt"
+/usr/bin/python3 "$B/report.py" "$OUT/meta.txt" "$OUT/raw.tsv" >"$OUT/RESULTS.md" || die "report failed"
+echo "bench: wrote $OUT/RESULTS.md, $OUT/raw.tsv and $OUT/meta.txt" >&2
+[ "$HOST_CLEAN" = yes ]
