@@ -126,6 +126,35 @@ check_eq "a host with no address is not counted as drops" "BARE 2 2 0 bare" "$(e
 check_contains "it is reported" "$OUT" "bare -> (no address: not tried)"
 check_clean "pingall:"
 
+# --- pingall past the kernel's neighbour table: 100 hosts, 9,900 pairs --------------------
+# The table (one for every namespace, gc_thresh3 = 1024, fixed inside a private namespace)
+# holds far fewer entries than 9,900 pairs make: pingall works in rounds and removes what
+# each round made, never an entry that was there before.
+s=$(lab pingall100 <<'LUA'
+local topo = require "nslua.topo"
+local lab = topo.star(100, {name = "P", prefix = "10.50.0.0/16"})
+local W = arg[1]
+os.execute("ip -n Ph1 neigh add 10.50.9.9 lladdr 02:00:00:00:09:09 dev eth0 nud permanent")
+os.execute("ip netns exec Ph2 ping -c 1 -W 1 " .. lab:addr("h3") .. " > /dev/null")
+os.execute("ip -n Ph1 -j neigh > " .. W .. "/before-h1.json; ip -n Ph2 -j neigh > " .. W .. "/before-h2.json")
+local m = lab:pingall({quiet = true})
+print("BIG", m.sent, m.received, m.dropped, m.rounds > 1)
+os.execute("ip -n Ph1 -j neigh > " .. W .. "/after-h1.json; ip -n Ph2 -j neigh > " .. W .. "/after-h2.json; ip -n Ph50 -j neigh > " .. W .. "/after-h50.json")
+LUA
+)
+run_nslua "$s" "$WORK"
+check_eq "100 hosts: the lab runs" 0 "$RC"
+[ "$RC" = 0 ] || echo "$ERR"
+check_eq "100 hosts: 9,900 pairs, 0 dropped, in several rounds" "BIG 9900 9900 0 true" "$(grep '^BIG' <<< "$OUT" | tr '\t' ' ')"
+check_eq "the permanent entry that was there before is still there" "02:00:00:00:09:09 PERMANENT" \
+  "$(jq -r '.[] | select(.dst == "10.50.9.9") | "\(.lladdr) \(.state[0])"' "$WORK/after-h1.json")"
+check_eq "h1's table is as it was before pingall (one entry)" 1 "$(jq length "$WORK/before-h1.json")"
+check_eq "h1's table is as it was before pingall" "$(jq -c '[.[] | .dst] | sort' "$WORK/before-h1.json")" "$(jq -c '[.[] | .dst] | sort' "$WORK/after-h1.json")"
+check_eq "h2 knew h3 before pingall" 1 "$(jq length "$WORK/before-h2.json")"
+check_eq "h2 still knows h3, as before (an entry pingall did not make)" "$(jq -c '[.[] | .dst] | sort' "$WORK/before-h2.json")" "$(jq -c '[.[] | .dst] | sort' "$WORK/after-h2.json")"
+check_eq "a host nobody had pinged before has no entry left" "[]" "$(jq -c '[.[] | .dst]' "$WORK/after-h50.json")"
+check_clean "pingall100:"
+
 # --- exec ---------------------------------------------------------------------------
 s=$(lab exec <<LUA
 $setup

@@ -48,6 +48,7 @@ extension NetModule {
         matrix.tostring { $0.matrix.summary }
         matrix.repl { $0.shown ? nil : $0.matrix.summary }
         matrix.field("rounds") { .integer(Int64($0.matrix.rounds)) }
+        matrix.field("retried") { .integer(Int64($0.matrix.retriedPairs)) }
         matrix.field("dropped") { .integer(Int64($0.matrix.dropped)) }
         matrix.field("sent") { .integer(Int64($0.matrix.sent)) }
         matrix.field("received") { .integer(Int64($0.matrix.received)) }

@@ -128,6 +128,9 @@ public struct PingMatrix: Sendable {
     public var neighbourTableLimit: UInt32?
     /// How many rounds the pairs took (to fit in the neighbour table).
     public var rounds = 0
+    /// Unordered pairs tried a second time (they failed while the kernel was
+    /// dropping packets from a full backlog).
+    public var retriedPairs = 0
 
     /// Pairs tried: every ordered pair of hosts that have an address.
     public var sent: Int { let a = names.count - unaddressed.count; return a * (a - 1) }
@@ -152,6 +155,10 @@ public struct PingMatrix: Sendable {
         }
         let pct = sent == 0 ? 0 : Int((Double(dropped) * 100 / Double(sent)).rounded())
         out += "*** Results: \(pct)% dropped (\(received)/\(sent) received)"
+        if retriedPairs > 0 {
+            out += "\n*** \(retriedPairs) pairs were tried a second time: the kernel dropped packets from a full input backlog "
+                + "(net.core.netdev_max_backlog) meanwhile, as ARP broadcasts on a big bridge do"
+        }
         if neighbourTableOverflowed {
             let limit = neighbourTableLimit.map(String.init) ?? "?"
             out += "\n*** Warning: the kernel's ARP table overflowed during this pingall. It is shared by every "
@@ -218,8 +225,7 @@ extension Lab {
         if let e = failure.withLock({ $0 }) { throw e }
         let (sockets, existing) = state.withLock { ($0.sockets, $0.existing) }
 
-        for round in rounds {
-            if Interruption.requested() { break }
+        func run(_ round: [(Int, Int)]) throws(LabError) {
             var mine = [[Int]](repeating: [], count: n)
             for (i, j) in round { mine[i].append(j); mine[j].append(i) }
             let active = (0..<n).filter { !mine[$0].isEmpty }
@@ -244,6 +250,26 @@ extension Lab {
             }
             if let e = failure.withLock({ $0 }) { throw e }
         }
+        let dropsBefore = Lab.backlogDrops()
+        for round in rounds {
+            if Interruption.requested() { break }
+            try run(round)
+        }
+        // A broadcast (an ARP request) on a bridge of N ports is N packets in
+        // the receiving CPU's backlog, which holds netdev_max_backlog (1000)
+        // of them: on a big segment many are dropped, and a pair whose ARP
+        // exchange is dropped three times fails. Such pairs are tried once
+        // more, in rounds of their own, when the kernel did drop packets.
+        var retried = 0
+        if Lab.backlogDrops() > dropsBefore && !Interruption.requested() {
+            let r = rows.withLock { $0 }
+            let failed = tried.flatMap { i in tried.filter { j in j > i && !(r[i][j] && r[j][i]) }.map { (i, $0) } }
+            retried = failed.count
+            for round in stride(from: 0, to: failed.count, by: max(1, free / 2)).map({ Array(failed[$0..<min($0 + max(1, free / 2), failed.count)]) }) {
+                if Interruption.requested() { break }
+                try run(round)
+            }
+        }
 
         let unaddressed = zip(names, addresses).filter { $0.1 == nil }.map(\.0)
         var matrix = PingMatrix(names: names, reachable: rows.withLock { $0 }, unaddressed: unaddressed)
@@ -251,7 +277,19 @@ extension Lab {
         matrix.neighbourTableOverflowed = after.fulls > before.fulls
         matrix.neighbourTableLimit = after.limit
         matrix.rounds = rounds.count
+        matrix.retriedPairs = retried
         return matrix
+    }
+
+    /// Packets the kernel dropped because a CPU's input backlog was full
+    /// (/proc/net/softnet_stat, second column, summed over CPUs; one count
+    /// for the whole machine).
+    static func backlogDrops() -> UInt64 {
+        guard let bytes = readFile("/proc/net/softnet_stat", limit: 1 << 16) else { return 0 }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").reduce(0) { sum, line in
+            let f = line.split(separator: " ")
+            return sum + (f.count > 1 ? UInt64(f[1], radix: 16) ?? 0 : 0)
+        }
     }
 
     /// Every unordered pair of `nodes`, in rounds of at most `perRound`,
