@@ -95,6 +95,64 @@ for bad in 'ns2:ping("nonsense")' 'ns2:ping("172.16.1.1", {count = 0})' 'ns2:pin
 done
 check_clean "bad ping:"
 
+# --- a ping that says why: iputils' lines, and a hint, next to iputils run in the same place ---
+s=$(lab why <<'LUA'
+local W = arg[1]
+local a, b, c = net.ns("wa"), net.ns("wb"), net.ns("wc")
+local x, y = net.veth("x", "y", {ns = a, peer_ns = b})
+x:addr("172.16.9.1/24"):up() y:addr("172.16.9.2/24"):up()
+local function both(tag, ns, dst, opts, flags)
+  local out = {}
+  opts.verbose = true
+  local r = ns:ping(dst, opts)
+  print(tag .. "-HINT", r.hint or "-")
+  print(tag .. "-ERR", r.errors[1] or "-")
+  os.execute("ip netns exec " .. ns.name .. " ping " .. flags .. " " .. dst .. " > " .. W .. "/" .. tag .. ".iputils 2>&1")
+end
+-- Replies, verbose: line for line what iputils prints (times aside).
+both("OK", b, "172.16.9.1", {count = 3, interval = 0.2}, "-c 3 -i 0.2")
+-- Nobody has the address: ARP fails, the kernel says Destination Host Unreachable.
+both("ARP", b, "172.16.9.77", {count = 4, interval = 1}, "-c 4 -i 1")
+-- No route at all.
+both("NOROUTE", b, "10.99.0.1", {count = 1}, "-c 1 -W 1")
+-- The link with no address: no route either, and the hint says why.
+local z = net.veth("z0", "z1", {ns = c, peer_ns = a})
+z:up()
+both("NOADDR", c, "172.16.9.1", {count = 1}, "-c 1 -W 1")
+-- Near end down.
+y:down()
+both("DOWN", b, "172.16.9.1", {count = 1}, "-c 1 -W 1")
+y:up()
+-- Far end (the veth's peer) down: no carrier here.
+x:down()
+both("PEER", b, "172.16.9.1", {count = 2, timeout = 0.5}, "-c 2 -W 1")
+print(b:show())
+LUA
+)
+run_nslua "$s" "$WORK"
+check_eq "why lab runs" 0 "$RC"
+[ "$RC" = 0 ] || echo "$ERR"
+# nslua's verbose lines (its stdout) against iputils', numbers that vary masked.
+norm() { sed -E 's/time=[0-9.]+ ms/time=T ms/; s/time [0-9]+ms/time Tms/; s/= [0-9.\/]+ ms/= R ms/; /^pipe [0-9]+$/d'; }
+nslua_block() { awk -v d="$1" '$0 ~ "^PING " d " " {p=1} p {print} p && /packets transmitted/ {exit}' "$WORK/out" | grep -v '^rtt\|^hint:' ; }
+iputils_block() { grep -v '^rtt' "$WORK/$1.iputils"; }
+check_eq "verbose ping: the same lines as iputils (replies)" "$(iputils_block OK | norm)" "$(nslua_block 172.16.9.1 | norm)"
+check_contains "verbose ping: a reply line as iputils writes it" "$OUT" "64 bytes from 172.16.9.1: icmp_seq=1 ttl=64 time="
+check_eq "unanswered ARP: the same lines as iputils" "$(iputils_block ARP | norm)" "$(nslua_block 172.16.9.77 | norm)"
+check_contains "unanswered ARP: iputils says Destination Host Unreachable" "$(cat "$WORK/ARP.iputils")" "From 172.16.9.2 icmp_seq=1 Destination Host Unreachable"
+check_eq "unanswered ARP: the hint" "ARP-HINT	172.16.9.77 does not answer ARP on y (is it up, on this link, with that address?)" "$(grep ^ARP-HINT <<< "$OUT")"
+for t in NOROUTE NOADDR DOWN; do
+  check_eq "$t: the error is iputils' own line" "$(head -1 "$WORK/$t.iputils")" "$(grep "^$t-ERR" <<< "$OUT" | cut -f2)"
+done
+check_eq "no route: iputils says" "ping: connect: Network is unreachable" "$(head -1 "$WORK/NOROUTE.iputils")"
+check_eq "no route: the hint lists the routes there are" "NOROUTE-HINT	no route to 10.99.0.1 in wb (its routes: 172.16.9.0/24 dev y proto kernel scope link src 172.16.9.2); wb:route(...) adds one" "$(grep ^NOROUTE-HINT <<< "$OUT")"
+check_eq "no address: the hint" "NOADDR-HINT	no route to 172.16.9.1: z0 has no IPv4 address (z0:addr(...) gives it one)" "$(grep ^NOADDR-HINT <<< "$OUT")"
+check_eq "link down: the hint" "DOWN-HINT	y is down (y:up() brings it up), so no route leads to 172.16.9.1" "$(grep ^DOWN-HINT <<< "$OUT")"
+check_eq "peer down: the hint" "PEER-HINT	y is up but has no carrier: its peer x@wa is down (x:up() brings it up)" "$(grep ^PEER-HINT <<< "$OUT")"
+check_contains "peer down: iputils gets nothing back either" "$(cat "$WORK/PEER.iputils")" "100% packet loss"
+check_contains "show() marks the link without carrier" "$OUT" "y        veth     NO-CARRIER 172.16.9.2/24 peer x@wa"
+check_clean "why:"
+
 # --- pingall on a bridge of 10 namespaces -------------------------------------------
 s=$(lab pingall <<'LUA'
 local topo = require "nslua.topo"

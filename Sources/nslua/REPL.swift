@@ -138,6 +138,8 @@ final class REPL {
 
     nonisolated(unsafe) static var current: REPL?
     nonisolated(unsafe) static var interruptedAtPrompt = false
+    /// Characters to hand to libedit before reading the terminal again (the rest of a unique completion).
+    nonisolated(unsafe) static var typeAhead: [UInt8] = []
 
     private func setUpLineEditing() {
         REPL.current = self
@@ -145,6 +147,7 @@ final class REPL {
         rl_basic_word_break_characters = UnsafePointer(strdup(" \t\n\"\\'><=;+-*/%^~#&|{}()[],"))
         rl_catch_signals = 0
         rl_getc_function = { _ in
+            if !REPL.typeAhead.isEmpty { return Int32(REPL.typeAhead.removeFirst()) }
             var c: UInt8 = 0
             while true {
                 let n = Glibc.read(STDIN_FILENO, &c, 1)
@@ -163,16 +166,22 @@ final class REPL {
         rl_attempted_completion_function = { text, _, _ in
             rl_attempted_completion_over = 1
             guard let text, let repl = REPL.current else { return nil }
-            let matches = repl.lua.completions(for: String(cString: text))
+            let word = String(cString: text)
+            let matches = repl.lua.completions(for: word)
             guard !matches.isEmpty else { return nil }
-            // readline's contract, all malloc'd: one match is [match, NULL]
-            // (completed, no bell); several are [common prefix, match..., NULL].
-            let entries = matches.count == 1 ? matches : [commonPrefix(matches)] + matches
-            if matches.count == 1 { rl_completion_append_character = 0 }
-            let size = MemoryLayout<UnsafeMutablePointer<CChar>?>.stride * (entries.count + 1)
-            let list = malloc(size)!.bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: entries.count + 1)
-            for (i, m) in entries.enumerated() { list[i] = strdup(m) }
-            list[entries.count] = nil
+            // One match: the rest of it is typed for the user (libedit rings
+            // the bell after any completion it makes itself, even a unique one).
+            if matches.count == 1, matches[0].hasPrefix(word) {
+                REPL.typeAhead += Array(matches[0].utf8.dropFirst(word.utf8.count))
+                return nil
+            }
+            // readline's contract, all malloc'd: [common prefix, match..., NULL]
+            // (libedit reads two entries past the first, so two NULLs end it).
+            let entries = [commonPrefix(matches)] + matches
+            let slots = entries.count + 2
+            let list = malloc(MemoryLayout<UnsafeMutablePointer<CChar>?>.stride * slots)!
+                .bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: slots)
+            for i in 0..<slots { list[i] = i < entries.count ? strdup(entries[i]) : nil }
             return list
         }
         stifle_history(1000)
