@@ -208,7 +208,7 @@ check "lab:graph() parses" bash -c "dot -Tcanon > /dev/null <<< '$out'"
 check_clean "pictures:"
 
 # --- the examples ---------------------------------------------------------------------------------
-for ex in "two-lans" "chain" "chain routers=5" "impaired" "star hosts=10"; do
+for ex in "two-lans" "chain" "chain routers=5" "impaired" "star hosts=100"; do
   set -- $ex
   run_nslua "$TESTS_DIR/../examples/$1.lua" "${@:2}"
   check_eq "example $ex passes" 0 "$RC"
