@@ -18,6 +18,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 
 const int NSYS_CLONE_NEWNET = CLONE_NEWNET;
 const int NSYS_CLONE_NEWNS = CLONE_NEWNS;
@@ -323,4 +327,53 @@ pid_t nsys_start_pid_namespace(int own_fd, int *ns_fd, int *alive_fd) {
     *ns_fd = fd;
     *alive_fd = alive[1];
     return pid;
+}
+
+/* ---- persistent tun/tap devices ----------------------------------------------------- */
+
+struct tun_job {
+    int netns_fd;
+    const char *name;
+    int tap;
+    long uid, gid;
+    int err;
+    int index;
+};
+
+/* On a thread of its own: into the namespace (a tun device is born in its
+ * creator's), create, make persistent, give it an owner, close. */
+static void *tun_thread(void *arg) {
+    struct tun_job *job = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    if (job->netns_fd >= 0 && setns(job->netns_fd, CLONE_NEWNET) < 0) { job->err = errno; return NULL; }
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) { job->err = errno; return NULL; }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = (short)((job->tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI);
+    strncpy(ifr.ifr_name, job->name, IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) { job->err = errno; close(fd); return NULL; }
+    if ((job->uid >= 0 && ioctl(fd, TUNSETOWNER, (unsigned long)job->uid) < 0) ||
+        (job->gid >= 0 && ioctl(fd, TUNSETGROUP, (unsigned long)job->gid) < 0) ||
+        ioctl(fd, TUNSETPERSIST, 1UL) < 0) {
+        job->err = errno;
+        close(fd);
+        return NULL;
+    }
+    job->index = (int)if_nametoindex(ifr.ifr_name);
+    close(fd);
+    return NULL;
+}
+
+int nsys_create_tun(int netns_fd, const char *name, int tap, long uid, long gid, int *index) {
+    struct tun_job job = { netns_fd, name, tap, uid, gid, 0, 0 };
+    pthread_t t;
+    int e = pthread_create(&t, NULL, tun_thread, &job);
+    if (e != 0) { errno = e; return -1; }
+    pthread_join(t, NULL);
+    if (job.err != 0) { errno = job.err; return -1; }
+    *index = job.index;
+    return 0;
 }

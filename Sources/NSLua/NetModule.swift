@@ -206,6 +206,54 @@ public final class NetModule {
             try call.noMoreThan(2)
             return [.object(try lab.createBridge(name, in: try namespaceOption(opts, "ns")))]
         }
+        function("vxlan") { [unowned self] call in
+            let name = try call.string(1)
+            let opts = try call.options(2, known: ["id", "remote", "group", "from", "dev", "port", "ns"])
+            try call.noMoreThan(2)
+            guard let vni = try opts.integer("id", in: 1...16_777_215, "a VNI (1..16777215)") else {
+                throw opts.error("option 'id' (the VNI, 1..16777215) is required")
+            }
+            let ns = try namespaceOption(opts, "ns")
+            let dev: Link?
+            switch try opts.value("dev") {
+            case .nil: dev = nil
+            case .object(let l as Link): dev = l
+            case .string(let n):
+                guard let l = try lab.link(named: n, in: ns ?? lab.host) else {
+                    throw opts.error("option 'dev': there is no link named \(n) in \((ns ?? lab.host).displayName)")
+                }
+                dev = l
+            default: throw opts.error("option 'dev' must be a Link or a link name (got \(opts.literal("dev")))")
+            }
+            return [.object(try lab.createVXLAN(name, vni: vni, remote: try opts.string("remote"), group: try opts.string("group"),
+                                                from: try opts.string("from"), device: dev,
+                                                port: try opts.integer("port", in: 1...65535) ?? 4789, in: ns))]
+        }
+        function("macvlan") { [unowned self] call in
+            let name = try call.string(1)
+            let parent = try call.object(2, Link.self)
+            let opts = try call.options(3, known: ["mode", "ns"])
+            try call.noMoreThan(3)
+            return [.object(try lab.createMacvlan(name, parent: parent, mode: try opts.string("mode") ?? "bridge",
+                                                  in: try namespaceOption(opts, "ns")))]
+        }
+        for tap in [true, false] {
+            function(tap ? "tap" : "tun") { [unowned self] call in
+                let name = try call.string(1)
+                let opts = try call.options(2, known: ["ns", "user", "group"])
+                try call.noMoreThan(2)
+                func id(_ key: String) throws -> String? {
+                    switch try opts.value(key) {
+                    case .nil: return nil
+                    case .integer(let n): return String(n)
+                    case .string(let s): return s
+                    default: throw opts.error("option '\(key)' must be a name or a number (got \(opts.literal(key)))")
+                    }
+                }
+                return [.object(try lab.createTun(name, tap: tap, user: try id("user"), group: try id("group"),
+                                                  in: try namespaceOption(opts, "ns")))]
+            }
+        }
         function("sleep") { call in
             let s = try call.number(1)
             try call.noMoreThan(1)

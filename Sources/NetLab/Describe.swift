@@ -4,8 +4,10 @@ import Netlink
 public struct LinkInfo: Sendable, CustomStringConvertible {
     public var name: String
     public var index: Int32
-    /// "veth", "bridge", "loopback", or "device" (a plain device).
+    /// "veth", "bridge", "vxlan", "macvlan", "tun", "loopback", or "device" (a plain device).
     public var kind: String
+    /// Its kind's settings as `ip -d link` gives them ("id 42 remote 192.0.2.2 dstport 4789").
+    public var details: String?
     /// Administratively up (`ip link set DEV up`).
     public var isUp: Bool
     /// The lower layer is up (IFF_LOWER_UP): for a veth, its peer is up too.
@@ -27,6 +29,7 @@ public struct LinkInfo: Sendable, CustomStringConvertible {
         name = m.name
         index = m.index
         kind = m.kind ?? (m.flags & IFF.LOOPBACK != 0 ? "loopback" : "device")
+        details = m.details
         isUp = m.isUp
         hasCarrier = m.flags & IFF.LOWER_UP != 0
         operState = operstateName(m.operstate)
@@ -191,6 +194,8 @@ extension Namespace {
             let a = (addrs[UInt32(bitPattern: m.index)] ?? []).map(\.prefix).filter { !$0.address.isLinkLocalV6 }
             if !a.isEmpty { line += " " + a.map(\.description).joined(separator: " ") }
             if let master = m.master, master > 0 { line += " master " + (names[master] ?? "#\(master)") }
+            if let d = m.details, !d.isEmpty { line += " " + d }
+            if m.kind == "macvlan", let p = m.link, p > 0 { line += " on " + (m.linkNetnsID == nil ? names[p] ?? "#\(p)" : "if\(p)") }
             if let lab {
                 let link = lab.link(in: self, message: m)
                 if let peer = try? link.peer(of: m) { line += " peer \(peer.label)" }
@@ -220,6 +225,7 @@ extension Link {
         if let master = m.master, master > 0, let mm = try? namespace.linkMessage(index: master) {
             parts.append("master \(mm.name)")
         }
+        if let d = m.details, !d.isEmpty { parts.append(d) }
         if let peer = try? peer(of: m) { parts.append("peer \(peer.label)") }
         return (parts + impairment).joined(separator: " ")
     }

@@ -14,6 +14,7 @@ extension Lab {
         // Every link drawn, by namespace and ifindex, and where its edge ends.
         var endpoint: [String: String] = [:]
         var edges: [(Link, LinkMessage)] = []
+        var outside: [String] = []
         for (n, ns) in namespaces.enumerated() where !ns.isDeleted {
             var messages = try ns.linkMessages().filter { $0.flags & IFF.LOOPBACK == 0 }
             if ns.name == nil {
@@ -33,7 +34,27 @@ extension Lab {
                 }
                 let a = (addrs[UInt32(bitPattern: m.index)] ?? []).map(\.prefix).filter { !$0.address.isLinkLocalV6 }
                 let state = LinkInfo(m).state
-                let label = ([m.name + (state == "UP" ? "" : " (\(state.lowercased()))")] + a.map(\.description)).joined(separator: "\n")
+                var label = ([m.name + (state == "UP" ? "" : " (\(state.lowercased()))")] + a.map(\.description)).joined(separator: "\n")
+                // Links that leave the lab: a node of their own, dashed, with their
+                // settings; a tunnel's far end outside every namespace.
+                if let kind = m.kind, ["vxlan", "macvlan", "tun"].contains(kind) {
+                    label += "\n" + (kind == "tun" ? m.details ?? kind : kind + (m.details.map { " " + $0 } ?? ""))
+                    out += "    \(dotID(id)) [label=\(dotID(label)), style=\"rounded,dashed,filled\"];\n"
+                    endpoint[key(ns, m.index)] = id
+                    if let master = m.master, master > 0, let bridge = messages.first(where: { $0.index == master }) {
+                        outside.append("  \(dotID("\(ns.displayName)/\(bridge.name)")) -- \(dotID(id));\n")
+                    }
+                    if kind == "macvlan", let p = m.link, p > 0, m.linkNetnsID == nil, let parent = messages.first(where: { $0.index == p }) {
+                        outside.append("  \(dotID(id)) -- \(dotID("\(ns.displayName)/\(parent.name)")) [style=dashed, label=\"on\"];\n")
+                    }
+                    let words = (m.details ?? "").split(separator: " ").map(String.init)
+                    if kind == "vxlan", let r = words.firstIndex(where: { $0 == "remote" || $0 == "group" }), r + 1 < words.count {
+                        let far = words[r] + " " + words[r + 1]
+                        out += "  }\n  \(dotID("far/" + far)) [label=\(dotID(far)), shape=plaintext, style=\"\"];\n  subgraph \(dotID("cluster_\(n)")) {\n"
+                        outside.append("  \(dotID(id)) -- \(dotID("far/" + far)) [style=dashed, label=\"udp\"];\n")
+                    }
+                    continue
+                }
                 if let master = m.master, master > 0 {
                     endpoint[key(ns, m.index)] = "\(ns.displayName)/" + (messages.first { $0.index == master }?.name ?? "#\(master)")
                 } else {
@@ -59,7 +80,7 @@ extension Lab {
             if here == there { attrs = "" }
             out += "  \(dotID(here)) -- \(dotID(there))\(attrs);\n"
         }
-        return out + "}\n"
+        return out + outside.joined() + "}\n"
     }
 
     private func key(_ ns: Namespace, _ index: Int32) -> String { "\(ObjectIdentifier(ns).hashValue)/\(index)" }

@@ -381,8 +381,8 @@ extension Journal {
                     run.intended[id] = nil
                 }
             case "link?" where f.count == 5:
-                guard let s = Int(f[1]), let id = Int(f[2]), let mac = MACAddress(String(f[3])) else { continue }
-                run.links[s, default: .init(serial: s)].seen(in: id, mac: mac)
+                guard let s = Int(f[1]), let id = Int(f[2]), f[3] == "-" || MACAddress(String(f[3])) != nil else { continue }
+                run.links[s, default: .init(serial: s)].seen(in: id, mac: MACAddress(String(f[3])))
                 run.links[s]!.kind = kind(f[4])
             case "link" where f.count == 6 || f.count == 7, "moved" where f.count == 6:
                 guard let s = Int(f[1]), let id = Int(f[2]), let index = Int32(f[3]), let name = ifName(f[5]) else { continue }
@@ -471,8 +471,10 @@ extension Journal {
         func find(_ l: StaleRun.RecordedLink) -> Whereabouts {
             if let place = l.indexPlace, let index = l.index, let ns = resolved[place],
                let m = links(at: place).first(where: { $0.index == index }) {
-                // A bridge of others takes the lowest MAC of its ports: its kind must do.
-                if matches(l, m) || (!l.owned && l.kind == "bridge" && m.kind == "bridge") { return .at(place, ns, m) }
+                // A bridge of others takes the lowest MAC of its ports: its kind
+                // must do. A tun has no MAC: its kind and name at its ifindex.
+                if matches(l, m) || (!l.owned && l.kind == "bridge" && m.kind == "bridge")
+                    || (l.macs.isEmpty && l.kind != nil && m.kind == l.kind && m.name == l.name) { return .at(place, ns, m) }
             }
             var found: [(Int, LinkMessage)] = []
             for place in l.places where resolved[place] != nil {

@@ -333,20 +333,32 @@ public final class Lab: @unchecked Sendable {
 
     /// Equivalent to `ip link add NAME type bridge` in `ns` (default: host).
     public func createBridge(_ name: String, in ns: Namespace? = nil) throws(LabError) -> Link {
+        try createLink(name, kind: "bridge", in: ns ?? host!, command: "link add \(name) type bridge") { mac in
+            Requests.newBridge(name: name, mac: mac)
+        }
+    }
+
+    /// Makes one link of `kind`, born in `ns`, with the request `make` builds
+    /// for the MAC nslua chose (sent on `sentIn`'s socket, default `ns`'s):
+    /// journalled before it is asked for, settled once it exists.
+    func createLink(_ name: String, kind: String, in ns: Namespace, sentIn: Namespace? = nil, command: String,
+                    _ make: (MACAddress) -> NetlinkRequest) throws(LabError) -> Link {
         try checkOpen()
         try Validate.interfaceName(name)
-        let ns = ns ?? host!
         try ns.checkAlive()
         let mac = freshMAC()
         let serial = ledger.newSerial()
-        trace(ip: "link add \(name) type bridge", in: ns)
-        ledger.willCreate(links: [(serial, ns, mac, "bridge")])
+        trace(ip: command, in: sentIn ?? ns)
+        ledger.willCreate(links: [(serial, ns, mac, kind)])
         let reply: [NetlinkMessage]
         do {
-            reply = try ns.request(Requests.newBridge(name: name, mac: mac))
+            reply = try (sentIn ?? ns).request(make(mac))
         } catch where error.kind == .kernel(EEXIST) {
             ledger.abandoned(serials: [serial])
             throw LabError(error.kind, error.reason, "a link named \(name) already exists in \(ns.displayName)")
+        } catch where error.kind == .kernel(EOPNOTSUPP) && (error.detail ?? "").contains("Unknown device type") {
+            ledger.abandoned(serials: [serial])
+            throw LabError.missingKind(kind, error)
         } catch {
             ledger.abandoned(serials: [serial])
             throw error
@@ -355,7 +367,7 @@ public final class Lab: @unchecked Sendable {
             ledger.abandoned(serials: [serial])
             throw .notFound("No such device", "\(name) did not appear in \(ns.displayName)")
         }
-        let l = Link(namespace: ns, index: m.index, name: m.name, owned: true, serial: serial, mac: mac, kind: "bridge")
+        let l = Link(namespace: ns, index: m.index, name: m.name, owned: true, serial: serial, mac: mac, kind: kind)
         ledger.created([l])
         return l
     }

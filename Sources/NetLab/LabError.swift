@@ -101,3 +101,15 @@ public struct LabError: Error, Equatable, CustomStringConvertible {
 func labbing<T>(_ detail: @autoclosure () -> String? = nil, _ body: () throws -> T) throws(LabError) -> T {
     do { return try body() } catch { throw LabError.wrap(error, detail()) }
 }
+
+extension LabError {
+    /// The kernel has no driver for a kind of link: which option it needs.
+    static func missingKind(_ kind: String, _ error: LabError) -> LabError {
+        let option = ["vxlan": "CONFIG_VXLAN", "macvlan": "CONFIG_MACVLAN", "bridge": "CONFIG_BRIDGE", "veth": "CONFIG_VETH",
+                      "vlan": "CONFIG_VLAN_8021Q", "gre": "CONFIG_NET_IPGRE", "wireguard": "CONFIG_WIREGUARD",
+                      "tun": "CONFIG_TUN"][kind] ?? "its driver"
+        return LabError(.unsupported, "\(kind) is not available",
+                        "this kernel cannot make \(kind) links (it said: \(error.detail ?? error.reason)); "
+                        + "it needs \(option), built in or loaded (modprobe \(kind))")
+    }
+}

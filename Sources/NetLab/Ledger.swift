@@ -171,8 +171,8 @@ final class Ledger {
 
     /// Before the kernel is asked to make links: their serial, namespace,
     /// kind and the MAC they are made with.
-    func willCreate(links: [(serial: Int, namespace: Namespace, mac: MACAddress, kind: String)]) {
-        record(links.map { "link? \($0.serial) \($0.namespace.journalID) \($0.mac) \($0.kind)" })
+    func willCreate(links: [(serial: Int, namespace: Namespace, mac: MACAddress?, kind: String)]) {
+        record(links.map { "link? \($0.serial) \($0.namespace.journalID) \($0.mac.map { "\($0)" } ?? "-") \($0.kind)" })
     }
 
     func created(_ links: [Link]) {

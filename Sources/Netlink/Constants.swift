@@ -54,6 +54,14 @@ public enum IFLA {
     public static let NET_NS_FD: UInt16 = 28, LINK_NETNSID: UInt16 = 37
     public static let INFO_KIND: UInt16 = 1, INFO_DATA: UInt16 = 2, INFO_SLAVE_KIND: UInt16 = 4
     public static let VETH_INFO_PEER: UInt16 = 1
+    /// IFLA_VXLAN_* (inside IFLA_INFO_DATA of a vxlan).
+    public static let VXLAN_ID: UInt16 = 1, VXLAN_GROUP: UInt16 = 2, VXLAN_LINK: UInt16 = 3, VXLAN_LOCAL: UInt16 = 4
+    public static let VXLAN_PORT: UInt16 = 15, VXLAN_GROUP6: UInt16 = 16, VXLAN_LOCAL6: UInt16 = 17
+    /// IFLA_MACVLAN_MODE and its values (MACVLAN_MODE_*).
+    public static let MACVLAN_MODE: UInt16 = 1
+    /// IFLA_TUN_* (a tun/tap device's IFLA_INFO_DATA; TUN_TYPE: 1 tun, 2 tap).
+    public static let TUN_OWNER: UInt16 = 1, TUN_GROUP: UInt16 = 2, TUN_TYPE: UInt16 = 3, TUN_PERSIST: UInt16 = 6
+    public static let MACVLAN_MODES: [String: UInt32] = ["private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16]
 }
 
 /// Address attributes (IFA_*).

@@ -37,6 +37,9 @@ public struct LinkMessage: Equatable, Sendable {
     public var stats: LinkStats?
     /// The root qdisc's kind ("noqueue", "noop" while transmit is not yet active).
     public var qdisc: String?
+    /// What `ip -d link` says of its kind: "id 42 remote 192.0.2.2 dstport
+    /// 4789" (vxlan), "mode bridge" (macvlan), "tap persist user 65534" (tun).
+    public var details: String?
 
     public var isUp: Bool { flags & IFF.UP != 0 }
 
@@ -55,6 +58,38 @@ public struct LinkMessage: Equatable, Sendable {
         kind = try a.nested(IFLA.LINKINFO)?.string(IFLA.INFO_KIND)
         stats = LinkStats(a[IFLA.STATS64])
         qdisc = a.string(IFLA.QDISC)
+        if let info = try a.nested(IFLA.LINKINFO), let data = try info.nested(IFLA.INFO_DATA) {
+            details = LinkMessage.describe(kind: kind, data)
+        }
+    }
+
+    static func describe(kind: String?, _ d: Attributes) -> String? {
+        func address(_ t4: UInt16, _ t6: UInt16) -> IPAddress? {
+            (d[t4] ?? d[t6]).flatMap { IPAddress(bytes: Array($0)) }
+        }
+        switch kind {
+        case "vxlan":
+            var parts: [String] = []
+            if let id = d.u32(IFLA.VXLAN_ID) { parts.append("id \(id)") }
+            if let peer = address(IFLA.VXLAN_GROUP, IFLA.VXLAN_GROUP6) {
+                let multicast = peer.isV4 ? peer.bytes[0] & 0xf0 == 0xe0 : peer.bytes[0] == 0xff
+                parts.append((multicast ? "group " : "remote ") + "\(peer)")
+            }
+            if let local = address(IFLA.VXLAN_LOCAL, IFLA.VXLAN_LOCAL6) { parts.append("local \(local)") }
+            if let p = d[IFLA.VXLAN_PORT], p.count == 2 { parts.append("dstport \(UInt16(p[p.startIndex]) << 8 | UInt16(p[p.startIndex + 1]))") }
+            return parts.joined(separator: " ")
+        case "macvlan":
+            guard let mode = d.u32(IFLA.MACVLAN_MODE) else { return nil }
+            return "mode " + (IFLA.MACVLAN_MODES.first { $0.value == mode }?.key ?? "\(mode)")
+        case "tun":
+            var parts = [d.u8(IFLA.TUN_TYPE) == 2 ? "tap" : "tun"]
+            if d.u8(IFLA.TUN_PERSIST) == 1 { parts.append("persist") }
+            if let u = d.u32(IFLA.TUN_OWNER) { parts.append("user \(u)") }
+            if let g = d.u32(IFLA.TUN_GROUP) { parts.append("group \(g)") }
+            return parts.joined(separator: " ")
+        default:
+            return nil
+        }
     }
 
     /// Carrier is on but the kernel has not yet activated transmit (its link

@@ -43,6 +43,31 @@ public enum Requests {
         newLink(name: name, mac: mac, kind: "bridge")
     }
 
+    /// `ip link add NAME address MAC type vxlan id VNI {remote|group} ADDR
+    /// [local ADDR] [dev DEV] dstport PORT`. `group` is a multicast address,
+    /// `remote` a unicast one (the kernel keeps both in IFLA_VXLAN_GROUP(6)).
+    public static func newVXLAN(name: String, mac: MACAddress?, vni: UInt32, peer: IPAddress?, local: IPAddress?,
+                                deviceIndex: Int32?, port: UInt16) -> NetlinkRequest {
+        newLink(name: name, mac: mac, kind: "vxlan") { r in
+            r.attribute(IFLA.VXLAN_ID, u32: vni)
+            if let peer { r.attribute(peer.isV4 ? IFLA.VXLAN_GROUP : IFLA.VXLAN_GROUP6, peer.bytes) }
+            if let local { r.attribute(local.isV4 ? IFLA.VXLAN_LOCAL : IFLA.VXLAN_LOCAL6, local.bytes) }
+            if let deviceIndex { r.attribute(IFLA.VXLAN_LINK, u32: UInt32(bitPattern: deviceIndex)) }
+            r.attribute(IFLA.VXLAN_PORT, [UInt8(port >> 8), UInt8(port & 0xff)])   // __be16
+        }
+    }
+
+    /// `ip link add NAME address MAC link PARENT [netns NS] type macvlan mode MODE`:
+    /// sent in the parent's namespace; born in `namespaceFD`'s if given.
+    public static func newMacvlan(name: String, mac: MACAddress?, parentIndex: Int32, mode: UInt32,
+                                  namespaceFD: Int32?) -> NetlinkRequest {
+        var r = newLink(name: name, mac: mac, kind: "macvlan", parentIndex: parentIndex) { r in
+            r.attribute(IFLA.MACVLAN_MODE, u32: mode)
+        }
+        if let fd = namespaceFD { r.attribute(IFLA.NET_NS_FD, u32: UInt32(bitPattern: fd)) }
+        return r
+    }
+
     /// What `ip link set DEV ...` can change, one field or several at once.
     public struct LinkChange: Equatable, Sendable {
         public var up: Bool?

@@ -18,6 +18,12 @@
 -- namespace). Each layer-2 segment (a switch with what is attached to it, or a
 -- direct link) gets a subnet; routers forward and get routes to every segment
 -- along shortest paths; hosts get a default route via their segment's router.
+--
+-- A lab can span machines: `machines = {a = "192.0.2.1", b = "192.0.2.2"}`
+-- (underlay addresses), each node given `machine =`, and each machine runs
+-- the same file with topo.build(spec, {machine = "a"}): it builds its own
+-- nodes only, and a link between two machines becomes a VXLAN tunnel whose
+-- VNI both sides derive from the link.
 local net = net or require "nslua"
 local topo = {}
 
@@ -130,7 +136,7 @@ local function plan(spec, opts)
   if type(spec) ~= "table" then fail("a lab spec must be a table (got %s)", type(spec)) end
   for k in pairs(spec) do
     if not ({hosts = true, routers = true, switches = true, links = true, machines = true})[k] then
-      fail("unknown key %s in the lab spec (known: hosts, routers, switches, links)", describe(k))
+      fail("unknown key %s in the lab spec (known: hosts, routers, switches, links, machines)", describe(k))
     end
   end
   local hosts, host_order = entries(spec.hosts, "hosts")
@@ -141,6 +147,37 @@ local function plan(spec, opts)
     for name in pairs(group[1]) do
       if kind[name] then fail("%q is both a %s and a %s", name, kind[name], group[2]) end
       kind[name] = group[2]
+    end
+  end
+
+  -- Machines: name -> underlay address; each node on one of them.
+  local machines, machine_of = nil, {}
+  if spec.machines ~= nil then
+    if type(spec.machines) ~= "table" then fail("'machines' must be a table such as {a = \"192.0.2.1\", b = \"192.0.2.2\"}") end
+    machines = {}
+    for m, addr in pairs(spec.machines) do
+      check_name(m, "machine")
+      if type(addr) ~= "string" or not addr:match("^%d+%.%d+%.%d+%.%d+$") then
+        fail("machine %q: its underlay address must be an IPv4 address such as \"192.0.2.1\" (got %s)", m, describe(addr))
+      end
+      machines[m] = addr
+    end
+  end
+  for _, group in ipairs({{hosts, "host"}, {routers, "router"}, {switches, "switch"}}) do
+    for name, v in pairs(group[1]) do
+      local m = type(v) == "table" and v.machine or nil
+      if type(v) == "table" then
+        for k in pairs(v) do
+          if group[2] ~= "host" and k ~= "machine" then fail("%s %q: unknown key %s (known: machine)", group[2], name, describe(k)) end
+        end
+      end
+      if m ~= nil then
+        if not machines then fail("%s %q is on machine %s, but the spec has no 'machines'", group[2], name, describe(m)) end
+        if not machines[m] then fail("%s %q: machine %s is not one of the spec's machines", group[2], name, describe(m)) end
+      elseif machines then
+        fail("%s %q: which machine? give it machine = (the spec has machines)", group[2], name)
+      end
+      machine_of[name] = m
     end
   end
 
@@ -390,8 +427,29 @@ local function plan(spec, opts)
     if via then routes[h] = {{dst = "default", via = via}} end
   end
 
+  -- Links between machines: a VXLAN each, with a VNI both sides derive from
+  -- the link (FNV-1a of the lab's name and the two ends); their segments get
+  -- an MTU that leaves room for VXLAN's 50 bytes.
+  local vnis = {}
+  for _, rec in ipairs(planned) do
+    if machines and machine_of[rec.a] ~= machine_of[rec.b] then
+      local h = 2166136261
+      for c in ((opts.name or "") .. "|" .. rec.a .. "|" .. rec.b):gmatch(".") do
+        h = ((h ~ c:byte()) * 16777619) & 0xffffffff
+      end
+      rec.vni = h % 16777214 + 1
+      if vnis[rec.vni] then fail("links %s and #%d get the same VNI %d: rename a node", vnis[rec.vni], rec.index, rec.vni) end
+      vnis[rec.vni] = "#" .. rec.index
+      for _, e in ipairs(rec.ends) do
+        local seg = e.segment or (e.kind == "switch" and seg_of_switch[e.node])
+        if seg then seg.tunnelled = true end
+      end
+    end
+  end
+
   return {kind = kind, hosts = host_order, routers = router_order, switches = switch_order,
-          links = planned, segments = segments, ifaces = ifaces, routes = routes}
+          links = planned, segments = segments, ifaces = ifaces, routes = routes,
+          machines = machines, machine_of = machine_of}
 end
 
 -- ---------------------------------------------------------------------------
@@ -413,14 +471,15 @@ function Lab:routers() return sorted_nodes(self, self._plan.routers) end
 --- The switches (bridges), in name order.
 function Lab:switches() return sorted_nodes(self, self._plan.switches) end
 
---- Every node: {name =, kind =, ns = or link =, machine =}, in name order.
+--- Every node: {name =, kind =, machine =, here =, ns = or link =}, in name
+--- order (ns and link only for the nodes built here: on this machine).
 function Lab:nodes()
   local out = {}
   for _, kind in ipairs({"hosts", "routers", "switches"}) do
     for _, name in ipairs(self._plan[kind]) do
       local v = rawget(self, name)
-      out[#out + 1] = {name = name, kind = kind:sub(1, -2), machine = self._machine[name] or "local",
-                       ns = kind ~= "switches" and v or nil, link = kind == "switches" and v or nil}
+      out[#out + 1] = {name = name, kind = ({hosts = "host", routers = "router", switches = "switch"})[kind], machine = self._plan.machine_of[name],
+                       here = v ~= nil, ns = kind ~= "switches" and v or nil, link = kind == "switches" and v or nil}
     end
   end
   table.sort(out, function(a, b) return natural_less(a.name, b.name) end)
@@ -473,61 +532,97 @@ local function build(spec, opts)
   if type(opts) ~= "table" then fail("options must be a table such as {name = \"a\", prefix = \"10.9.0.0/16\"}") end
   for k in pairs(opts) do
     if not ({name = true, prefix = true, netem = true, rate = true, machine = true})[k] then
-      fail("unknown option %s (known: name, prefix, netem, rate)", describe(k))
+      fail("unknown option %s (known: name, prefix, netem, rate, machine)", describe(k))
     end
   end
   local name = opts.name or ""
   if type(name) ~= "string" then fail("option 'name' must be a string") end
   local p = plan(spec, opts)
-  local lab = setmetatable({spec = spec, _plan = p, _made = {}, _name = name, _machine = {}}, Lab)
+  local here = opts.machine
+  if p.machines then
+    local names = {}
+    for m in pairs(p.machines) do names[#names + 1] = m end
+    table.sort(names)
+    if here == nil then
+      fail("this lab spans machines %s: say which one this is, e.g. topo.build(spec, {machine = %q})", table.concat(names, ", "), names[1])
+    end
+    if not p.machines[here] then fail("machine %s is not one of the spec's machines (%s)", describe(here), table.concat(names, ", ")) end
+  elseif here ~= nil then
+    fail("option 'machine' = %s, but the spec has no 'machines'", describe(here))
+  end
+  local function local_node(n) return here == nil or p.machine_of[n] == here end
+  local lab = setmetatable({spec = spec, _plan = p, _made = {}, _name = name, _machine = here}, Lab)
 
   local ok, err = pcall(function()
     -- Switches first (bridges down until their ports are up: a carrier change
     -- on a running bridge costs as many steps as it has ports).
     local swns
-    if #p.switches > 0 then
+    local my_switches = {}
+    for _, s in ipairs(p.switches) do if local_node(s) then my_switches[#my_switches + 1] = s end end
+    if #my_switches > 0 then
       swns = net.ns(name .. "switches")
       table.insert(lab._made, swns)
-      for _, s in ipairs(p.switches) do lab[s] = swns:bridge(name .. s) end
+      for _, s in ipairs(my_switches) do lab[s] = swns:bridge(name .. s) end
     end
     for _, group in ipairs({p.hosts, p.routers}) do
       for _, n in ipairs(group) do
-        lab[n] = net.ns(name .. n)
-        table.insert(lab._made, lab[n])
+        if local_node(n) then
+          lab[n] = net.ns(name .. n)
+          table.insert(lab._made, lab[n])
+        end
       end
     end
     local ups, ports = {}, {}
     for _, l in ipairs(p.links) do
       local ea, eb = l.ends[1], l.ends[2]
-      local nsa = ea.kind == "switch" and swns or lab[ea.node]
-      local nsb = eb.kind == "switch" and swns or lab[eb.node]
-      local la, lb = nsa:veth(ea.ifname, eb.ifname, {peer_ns = nsb})
-      for e, link in ipairs({la, lb}) do
+      local links = {}
+      if local_node(ea.node) and local_node(eb.node) then
+        local nsa = ea.kind == "switch" and swns or lab[ea.node]
+        local nsb = eb.kind == "switch" and swns or lab[eb.node]
+        links[1], links[2] = nsa:veth(ea.ifname, eb.ifname, {peer_ns = nsb})
+      elseif local_node(ea.node) or local_node(eb.node) then
+        -- To another machine: a VXLAN made where the underlay is (its socket
+        -- stays there), then moved to the node under the interface's name.
+        local e = local_node(ea.node) and 1 or 2
+        local mine, theirs = l.ends[e], l.ends[3 - e]
+        local vx = net.vxlan("vx" .. l.vni, {id = l.vni, remote = p.machines[p.machine_of[theirs.node]],
+                                            from = p.machines[here], port = 4789})
+        vx:into(mine.kind == "switch" and swns or lab[mine.node], mine.ifname)
+        links[e] = vx
+      end
+      for e, link in pairs(links) do
         local rec = l.ends[e]
+        local seg = rec.segment or (rec.kind == "switch" and nil)
         if rec.kind == "switch" then
           link:master(lab[rec.node])
           ports[#ports + 1] = link
         else
+          if seg and seg.tunnelled then link:mtu(1450) end
           link:addr(rec.addr)
           ups[#ups + 1] = link
         end
+        if l.vni and rec.kind == "switch" then link:mtu(1450) end
         if l.netem then link:netem(l.netem) end
         if l.rate then link:rate(l.rate) end
       end
     end
     for _, link in ipairs(ups) do link:up() end
     for _, link in ipairs(ports) do link:up() end
-    for _, s in ipairs(p.switches) do lab[s]:up() end
+    for _, s in ipairs(my_switches) do lab[s]:up() end
     -- Routers forward, and answer every ICMP error: the kernel's default
     -- (one a second per destination, after a burst of six) would make
     -- TTL-by-TTL path checks depend on what was sent before.
     for _, r in ipairs(p.routers) do
+      if not lab[r] then goto next_router end
       lab[r]:forward(true)
       lab[r]:sysctl("net.ipv4.icmp_ratelimit", 0)
       lab[r]:sysctl("net.ipv6.icmp.ratelimit", 0)
+      ::next_router::
     end
     for node, list in pairs(p.routes) do
-      for _, route in ipairs(list) do lab[node]:route(route.dst, {via = route.via}) end
+      if lab[node] then
+        for _, route in ipairs(list) do lab[node]:route(route.dst, {via = route.via}) end
+      end
     end
   end)
   if not ok then

@@ -69,4 +69,11 @@ int nsys_set_nonblocking(int fd);
 /// Returns 0, or -1 with errno and `step` naming what failed.
 int nsys_enter_sandbox(int user, const char **step);
 
+/// `ip tuntap add dev NAME mode tun|tap [user UID] [group GID]` in the
+/// network namespace `netns_fd` (-1: the caller's): a persistent device made
+/// through /dev/net/tun on a thread of its own (a tun device is born in its
+/// creator's namespace). uid/gid -1: no owner. 0 with its ifindex, or -1
+/// with errno.
+int nsys_create_tun(int netns_fd, const char *name, int tap, long uid, long gid, int *index);
+
 #endif
