@@ -37,6 +37,10 @@ a:exec("true")
 a:ping("10.5.0.2", {count = 1})
 local cap = a:capture("x0", {filter = "icmp"})
 cap:stop()
+net.vxlan("vx5", {id = 5005, remote = "10.6.0.9", from = "10.6.0.1", dev = h, port = 4790})
+net.macvlan("mv5", h, {mode = "private", ns = a})
+net.tap("tap5", {ns = a, user = "nobody"})
+net.tun("tun5")
 net.keep()
 LUA
 
@@ -47,7 +51,7 @@ snapshot() {
   for ns in "" $(ip -j netns list | jq -r '.[].name' | sort); do
     n=${ns:+-n "$ns"}
     echo "== ${ns:-host}"
-    ip $n -j -d link show | jq -r --arg set "02:00:00:00:05:01" '.[] | "link \(.ifname) \(.linkinfo.info_kind // "-") master=\(.master // "-") mtu=\(.mtu) up=\(.flags | index("UP") != null) \(if .address == $set then .address else "" end)"' | sort
+    ip $n -j -d link show | jq -r --arg set "02:00:00:00:05:01" '.[] | "link \(.ifname) \(.linkinfo.info_kind // "-") master=\(.master // "-") mtu=\(.mtu) up=\(.flags | index("UP") != null) \(if .address == $set then .address else "" end) \(.linkinfo.info_data | if . == null then "" else [.id, .remote, .local, .link, .port, .mode, .type, .user, .persist] | map(select(. != null)) | map(tostring) | join(",") end)"' | sort
     ip $n -j addr show | jq -r '.[] | .ifname as $i | .addr_info[] | select(.scope != "link") | "addr \($i) \(.local)/\(.prefixlen)"' | sort
     { ip $n -j route show; ip $n -j -6 route show; } | jq -r '.[] | select((.dst | startswith("fe80")) | not) | "route \(.dst) via=\(.gateway // "-") dev=\(.dev) metric=\(.metric // "-") proto=\(.protocol // "boot")"' | sort
     for l in $(ip $n -j link show | jq -r '.[].ifname'); do
