@@ -3,6 +3,7 @@
 # of its own, and what a block prints is compared with the ```output block
 # under it. The convention is at the top of tests/doc/doctest.lua.
 #   DOC_PAGES="docs/tutorial.md" tests/run.sh docs    checks only those pages
+#   DOC_TIMEOUT=seconds                                 per page (default 300)
 . "$TESTS_DIR/lib.sh"
 cd "$TESTS_DIR/.."
 doctest=tests/doc/doctest.lua
@@ -15,7 +16,7 @@ else
 fi
 
 for page in "${pages[@]}"; do
-  timeout 300 unshare --net --mount --propagation private bash -c '
+  timeout "${DOC_TIMEOUT:-300}" unshare --net --mount --propagation private bash -c '
     mkdir -p /run/netns /run/nslua
     mount -t tmpfs -o mode=0755 nslua-doc /run/netns
     mount -t tmpfs -o mode=0700 nslua-doc /run/nslua

@@ -155,12 +155,14 @@ local function parse(page)
     if b.info == "lua" then b.kind = "run"
     elseif b.info == "lua no-run" then b.kind = "no-run"
     elseif b.info == "output" then b.kind = "output"
-    elseif word:match("^lua") or word:match("^output") then
-      b.kind = "bad"
-      problem(b.first, ("cannot classify ```%s (use ```lua, ```lua no-run or ```output)"):format(b.info))
+    elseif word:match("^lua") or word:match("^output") then b.kind = "bad"
     else b.kind = "other" end
     if b.kind == "run" or b.kind == "no-run" or (b.kind == "bad" and word:match("^lua")) then
       n = n + 1; b.n = n
+    end
+    if b.kind == "bad" then
+      problem(b.first, ("%scannot classify ```%s (use ```lua, ```lua no-run or ```output)")
+        :format(b.n and ("block %d: "):format(b.n) or "", b.info))
     end
     if b.kind == "output" then
       local between = prev and table.concat(lines, "", prev.last + 1, b.first - 1) or ""
@@ -220,28 +222,7 @@ local function check(page, out_path, err_path, status)
     end
   end
 
-  local ran, skipped, compared = 0, 0, 0
-  for _, b in ipairs(blocks) do
-    if b.kind == "no-run" then skipped = skipped + 1 end
-    if b.kind == "run" and segment[b.n] then
-      ran = ran + 1
-      if b.expect then
-        compared = compared + 1
-        local ok, shown = compare(b.expect, segment[b.n])
-        if not ok then
-          failed = true
-          print(("FAIL %s: output differs from the ```output block at line %d"):format(where(b), b.expect_line))
-          local e_path, a_path = os.tmpname(), os.tmpname()
-          write(e_path, b.expect); write(a_path, shown)
-          local diff = io.popen(("diff -u --label '%s block %d, expected' --label 'actual' %s %s")
-            :format(page, b.n, e_path, a_path))
-          io.write((diff:read("a"):gsub("[^\n]+", "    %0")))
-          diff:close(); os.remove(e_path); os.remove(a_path)
-        end
-      end
-    end
-  end
-
+  -- Did the run get through every block?
   local err = read(err_path)
   if reached ~= "end" or status ~= "0" then
     failed = true
@@ -266,6 +247,29 @@ local function check(page, out_path, err_path, status)
     if #missed > 0 then print(("    not run: block %s"):format(table.concat(missed, ", "))) end
   elseif err ~= "" then
     io.write(page, ": stderr:\n", (err:gsub("[^\n]+", "    | %0")))
+  end
+
+  -- Each block's output against the ```output block under it.
+  local ran, skipped, compared = 0, 0, 0
+  for _, b in ipairs(blocks) do
+    if b.kind == "no-run" then skipped = skipped + 1 end
+    if b.kind == "run" and segment[b.n] then
+      ran = ran + 1
+      if b.expect then
+        compared = compared + 1
+        local ok, shown = compare(b.expect, segment[b.n])
+        if not ok then
+          failed = true
+          print(("FAIL %s: output differs from the ```output block at line %d"):format(where(b), b.expect_line))
+          local e_path, a_path = os.tmpname(), os.tmpname()
+          write(e_path, b.expect); write(a_path, shown)
+          local diff = io.popen(("diff -u --label '%s block %d, expected' --label 'actual' %s %s")
+            :format(page, b.n, e_path, a_path))
+          io.write((diff:read("a"):gsub("[^\n]+", "    %0")))
+          diff:close(); os.remove(e_path); os.remove(a_path)
+        end
+      end
+    end
   end
 
   print(("%s: %d %s run, %d skipped (no-run), %d %s compared -- %s"):format(page,
