@@ -5,7 +5,7 @@ APT_PKGS   := liblua5.4-dev libedit-dev libpcap-dev libgraphviz-dev pkg-config i
 BIN        := .build/release/nslua
 DEBUG_BIN  := .build/debug/nslua
 
-.PHONY: deps build debug run test unit-test kernel-test bench install clean api
+.PHONY: deps build debug run test unit-test kernel-test bench install install-files clean api
 
 # Install what is missing (Debian, as root).
 deps:
@@ -39,10 +39,13 @@ api: debug
 bench: build
 	NSLUA=$(CURDIR)/$(BIN) bench/run.sh
 
-install: build
+install: build install-files
+
+# The files alone (BIN= another build: the tests install the debug one).
+install-files:
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/nslua
 	mkdir -p $(DESTDIR)$(PREFIX)/share/nslua
-	cp -r lua $(DESTDIR)$(PREFIX)/share/nslua/
+	cp -r lua docs examples $(DESTDIR)$(PREFIX)/share/nslua/
 
 clean:
 	rm -rf .build

@@ -89,4 +89,20 @@ printf '#!/usr/bin/env nslua\nerror("line2")\n' > "$WORK/shebang.lua"
 run_nslua "$WORK/shebang.lua"
 check_contains "shebang skipped, line kept" "$ERR" "shebang.lua:2: line2"
 
+# --tutorial: where the tutorials are, in the source tree and once installed (make install-files
+# with this build as BIN), where the bundled library is found too.
+repo=$(cd "$TESTS_DIR/.." && pwd)
+run_nslua --tutorial
+check_eq "--tutorial in the source tree" "$repo/docs/tutorial.md
+$repo/docs/tutorial.zh.md" "$OUT"
+make -s -C "$repo" install-files BIN="$NSLUA" DESTDIR="$WORK/inst" PREFIX=/usr > /dev/null
+run_nslua_inst() { "$WORK/inst/usr/bin/nslua" "$@"; }
+check_eq "--tutorial once installed" "$WORK/inst/usr/share/nslua/docs/tutorial.md
+$WORK/inst/usr/share/nslua/docs/tutorial.zh.md" "$(run_nslua_inst --tutorial)"
+check "installed: the tutorials are files there" test -s "$WORK/inst/usr/share/nslua/docs/tutorial.zh.md"
+check_eq "installed: the library is found beside it" "table" "$(run_nslua_inst -e 'print(type(require "nslua.topo"))')"
+mv "$WORK/inst/usr/share/nslua/docs" "$WORK/docs.away"
+check_eq "no tutorial installed: exit 2" 2 "$(run_nslua_inst --tutorial > /dev/null 2>&1; echo $?)"
+check_contains "... saying so" "$(run_nslua_inst --tutorial 2>&1)" "the tutorial is not installed beside this nslua"
+
 finish

@@ -43,7 +43,7 @@ check_eq "a README out of step is caught" 1 "$RC"
 run_nslua -e 'help()'
 check_contains "help() lists by topic" "$OUT" "Namespaces"
 check_contains "help() lists every primitive" "$OUT" "net.veth([a, b], {ns =, peer_ns =})"
-check_contains "help() names the tutorial" "$OUT" "docs/tutorial.md"
+check_contains "help() says how to find the tutorial" "$OUT" "`nslua --tutorial` says where the tutorial is"
 run_nslua -e 'help(net.veth)'
 check_contains "help(net.veth): the signature" "$OUT" "net.veth([a, b], {ns =, peer_ns =})"
 check_contains "... its options, types and defaults" "$OUT" "peer_ns =  Namespace or name    default ns"

@@ -16,6 +16,7 @@ struct Options: Equatable {
     var trace = false          // --trace
     var clean = false          // --clean
     var graph: String?         // --graph FILE
+    var tutorial = false
     /// The script: a path, "-" for stdin, or nil.
     var script: String?
     /// Index in argv of the script (arg[0]); everything after is arg[1...].
@@ -37,6 +38,7 @@ struct Options: Equatable {
           --trace     print each primitive as the equivalent iproute2 command
           --clean     remove what runs that died left behind, from the journal
           --graph FILE  draw the lab when the script ends (.dot, .svg or .png)
+          --tutorial  print where the tutorial is (English, then Chinese)
           -h, --help  show this help
           --          stop handling options
           -           run stdin as the script
@@ -63,6 +65,7 @@ struct Options: Equatable {
             case "--sandbox": o.sandbox = true
             case "--trace": o.trace = true
             case "--clean": o.clean = true
+            case "--tutorial": o.tutorial = true
             case "--graph":
                 i += 1
                 guard i < argv.count else { throw UsageError(message: "'--graph' needs a file name (.dot, .svg or .png)") }

@@ -62,7 +62,7 @@ final class Runner {
             REPL(lua: lua, net: net).run()
         } else if options.script == nil && options.actions.isEmpty && !options.version {
             if isatty(STDIN_FILENO) != 0 {
-                print("\(version) (Lua \(luaVersion)) -- help() lists what you can do; the tutorial: docs/tutorial.md\nCtrl-D leaves, Ctrl-C interrupts")
+                print("\(version) (Lua \(luaVersion)) -- help() lists what you can do; the tutorial: \(tutorialPaths().first ?? "nslua --tutorial")\nCtrl-D leaves, Ctrl-C interrupts")
                 REPL(lua: lua, net: net).run()
             } else {
                 // As `lua` does: with stdin not a terminal, run it as a script.
@@ -144,6 +144,14 @@ func bundledLuaDirectory() -> String? {
         }
     }
     return nil
+}
+
+/// The tutorials (English, then Chinese) beside the bundled lua/: `<repo>/docs`
+/// or `share/nslua/docs` (make install copies docs/ there).
+func tutorialPaths() -> [String] {
+    guard let lua = bundledLuaDirectory(), let slash = lua.lastIndex(of: "/") else { return [] }
+    let docs = String(lua[..<slash]) + "/docs"
+    return ["tutorial.md", "tutorial.zh.md"].map { "\(docs)/\($0)" }.filter { access($0, R_OK) == 0 }
 }
 
 func luaQuote(_ s: String) -> String {

@@ -20,6 +20,15 @@ if options.help {
 if options.version {
     print("\(version) (Lua \(luaVersion))")
 }
+if options.tutorial {
+    let paths = tutorialPaths()
+    guard !paths.isEmpty else {
+        fputs("nslua: the tutorial is not installed beside this nslua (docs/tutorial.md of the source tree; make install copies it)\n", stderr)
+        exit(ExitStatus.usage.rawValue)
+    }
+    for p in paths { print(p) }
+    exit(0)
+}
 
 // The sandbox first, while the process is still single-threaded (unshare of a
 // user namespace requires it). Without root, nslua goes into it by itself.

@@ -269,8 +269,8 @@ end
 --- help(), help(net.veth), help("veth"), help(ns1): what is there and how to use it.
 function help.text(x)
   if x == nil then
-    local out = {"nslua primitives (help(net.veth), help(\"veth\") or help(obj) for one; the tutorial: "
-                 .. "docs/tutorial.md)"}
+    local out = {"nslua primitives (help(net.veth), help(\"veth\") or help(obj) for one; "
+                 .. "`nslua --tutorial` says where the tutorial is)"}
     for _, t in ipairs(topics) do
       out[#out + 1] = "\n" .. t[1]
       for _, e in ipairs(t[2]) do out[#out + 1] = string.format("  %-44s %s", e.sig:sub(1, 44), e.does) end
