@@ -30,6 +30,7 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
+	bench/setup.sh    # what tests/test_bench.sh's smoke run needs (the tests themselves have no network)
 	NSLUA=$(CURDIR)/$(DEBUG_BIN) tests/run.sh
 
 # The README's API section, from lua/nslua/help.lua.

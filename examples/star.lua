@@ -1,7 +1,7 @@
 -- star.lua: N hosts on one switch, and a ping between every pair.
 --
 -- The classic scale test. Past 1000 hosts, topo.star spreads them over
--- several bridges joined into one segment (a Linux bridge holds 1024 ports).
+-- several bridges joined into one segment (a Linux bridge holds 1023 ports).
 --
 --   sudo nslua examples/star.lua hosts=100
 local topo = require "nslua.topo"

@@ -208,7 +208,7 @@ public final class Link: @unchecked Sendable {
             do {
                 try set(.init(master: bridge.index), "master \(bridge.lastName)")
             } catch where error.kind == .kernel(EXFULL) {
-                throw LabError(error.kind, error.reason, "\(bridge.label) has 1024 ports, the most a Linux bridge can hold (BR_MAX_PORTS); spread the hosts over several bridges")
+                throw LabError(error.kind, error.reason, "\(bridge.label) has 1023 ports, the most a Linux bridge can hold (BR_MAX_PORTS is 1024, and port number 0 is reserved); spread the hosts over several bridges")
             }
             masterLink = bridge
         } else {

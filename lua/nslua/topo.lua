@@ -671,7 +671,7 @@ local function count(n, what)
 end
 
 --- n hosts h1..hn on one switch; past 1000 hosts, several bridges joined into
---- one segment (a Linux bridge holds at most 1024 ports).
+--- one segment (a Linux bridge holds at most 1023 ports).
 function topo.star(n, opts)
   n = count(n, "topo.star: the number of hosts")
   local spec = {hosts = {}, switches = {}, links = {}}
