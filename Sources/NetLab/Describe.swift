@@ -202,6 +202,7 @@ extension Namespace {
                 let imp = link.impairment
                 if !imp.isEmpty { line += " " + imp.joined(separator: " ") }
             }
+            while line.last == " " { line.removeLast() }
             out += line + "\n"
         }
         if !isHost {

@@ -117,6 +117,7 @@ enum Pinger {
         let start = now()
         var nextSend = start
         var round = 0
+        var refused: Set<Int> = []   // no way out at the first request (ENETUNREACH...): not tried again
         var deadline = start + (Double(Swift.max(o.count - 1, 0)) * o.interval + o.timeout) * 1000
         var buffer = [UInt8](repeating: 0, count: 65536)
         if let say = o.onLine, destinations.count == 1 {
@@ -129,14 +130,16 @@ enum Pinger {
             if round < o.count && t >= nextSend {
                 // One round: a request to each destination still to be answered.
                 let seq = UInt16(truncatingIfNeeded: round + 1)
-                for (i, dst) in destinations.enumerated() where !(o.untilReply && results[i].received > 0) {
+                for (i, dst) in destinations.enumerated() where !(o.untilReply && results[i].received > 0) && !refused.contains(i) {
                     let scope = i < scopes.count ? scopes[i] : 0
                     let packet = echoRequest(v4: dst.isV4, id: id, seq: seq, size: o.size)
                     if let err = send(sockets[dst.isV4]!, packet, to: dst, scope: scope) {
-                        // iputils finds it out when it connects, before the first request.
+                        // iputils finds it out when it connects, before the first
+                        // request, and stops there: so does this destination.
                         let line = "ping: \(round == 0 ? "connect" : "sendmsg"): \(err)"
                         results[i].errors.append(line)
                         o.onLine?(line)
+                        if round == 0 { refused.insert(i) }
                     } else {
                         sentAt[i, default: [:]][seq] = now()
                     }
@@ -146,8 +149,9 @@ enum Pinger {
                 nextSend = start + Double(round) * o.interval * 1000
                 if round == o.count { deadline = Swift.max(deadline, now() + o.timeout * 1000) }
             }
-            let allAnswered = o.untilReply ? results.allSatisfy { $0.received > 0 }
-                : round == o.count && results.allSatisfy { $0.received + $0.errors.count >= $0.sent }
+            let allAnswered = o.untilReply ? results.indices.allSatisfy { results[$0].received > 0 || refused.contains($0) }
+                : (round == o.count || refused.count == destinations.count)
+                    && results.allSatisfy { $0.received + $0.errors.count >= $0.sent }
             if allAnswered || t >= deadline || Interruption.requested() { break }
 
             let wait = Swift.max(0, Swift.min(deadline, round < o.count ? nextSend : deadline) - now())

@@ -69,11 +69,15 @@ extension Namespace {
         let others = links.filter { $0.flags & IFF.LOOPBACK == 0 }
         guard let reply = try? request(Requests.routeGet(destination)).first, let route = try? RouteMessage(reply) else {
             // No route at all: the usual reasons, most likely first.
+            if others.isEmpty {
+                return "\(displayName) has no link but lo: nothing leaves it (a veth gives it one: net.veth(a, b, {ns = ...}))"
+            }
             if let l = others.first(where: { !$0.isUp && hasAddress($0) }) { return "\(l.name) is down (\(l.name):up() brings it up), so no route leads to \(destination)" }
-            if let l = others.first(where: { $0.isUp && !hasAddress($0) }) {
+            let usable = others.contains { $0.isUp && hasAddress($0) }
+            if !usable, let l = others.first(where: { $0.isUp && !hasAddress($0) }) {
                 return "no route to \(destination): \(l.name) has no \(family) address (\(l.name):addr(...) gives it one)"
             }
-            if let l = others.first(where: { !$0.isUp }) { return "\(l.name) is down (\(l.name):up() brings it up), so no route leads to \(destination)" }
+            if !usable, let l = others.first(where: { !$0.isUp }) { return "\(l.name) is down (\(l.name):up() brings it up), so no route leads to \(destination)" }
             let routes = ((try? self.routes()) ?? []).filter { $0.isIPv6 != destination.isV4 && !$0.destination.hasPrefix("fe80") }
             return "no route to \(destination) in \(displayName)" + (routes.isEmpty ? " (it has none" : " (its routes: " + routes.map(\.description).joined(separator: "; "))
                 + "); \(displayName):route(...) adds one"
@@ -86,6 +90,13 @@ extension Namespace {
         if let n = (try? neighborMessages())?.first(where: { $0.address == nexthop && $0.index == dev.index }),
            n.state & 0x21 != 0 /* INCOMPLETE or FAILED */ {
             let what = route.gateway == nil ? "\(destination)" : "the gateway \(nexthop)"
+            // Where the lab has that address: why it does not answer.
+            if let lab, let (ns, m) = lab.owner(of: nexthop, besides: self) {
+                let at = "\(m.name)@\(ns.displayName)"
+                if !m.isUp { return "\(what) is on \(at), which is down (\(m.name):up() brings it up)" }
+                if m.flags & IFF.LOWER_UP == 0 { return "\(what) is on \(at), which is up but has no carrier (is the other end of its cable up?)" }
+                return "\(what) is on \(at), which does not answer \(destination.isV4 ? "ARP" : "neighbour solicitations") from \(dev.name): is it on the same link (bridge) as \(dev.name)?"
+            }
             return "\(what) does not answer \(destination.isV4 ? "ARP" : "neighbour solicitations") on \(dev.name)"
                 + " (is it up, on this link, with that address?)"
         }
@@ -171,6 +182,16 @@ public struct PingMatrix: Sendable {
 }
 
 extension Lab {
+    /// The namespace of this lab (not `besides`) and the link that have `address`.
+    func owner(of address: IPAddress, besides: Namespace) -> (Namespace, LinkMessage)? {
+        for ns in allNamespaces where ns !== besides && !ns.isDeleted {
+            guard let a = (try? ns.addressMessages())?.first(where: { $0.prefix.address == address }),
+                  let m = try? ns.linkMessage(index: Int32(bitPattern: a.index)) else { continue }
+            return (ns, m)
+        }
+        return nil
+    }
+
     /// Pings every ordered pair of `namespaces` (each to the other's primary
     /// address), sources in parallel (at most `width` at once). A
     /// destination counts as reached at its first reply; unanswered ones are

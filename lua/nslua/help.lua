@@ -273,7 +273,7 @@ function help.text(x)
                  .. "`nslua --tutorial` says where the tutorial is)"}
     for _, t in ipairs(topics) do
       out[#out + 1] = "\n" .. t[1]
-      for _, e in ipairs(t[2]) do out[#out + 1] = string.format("  %-44s %s", e.sig:sub(1, 44), e.does) end
+      for _, e in ipairs(t[2]) do out[#out + 1] = string.format("  %-44s %s", #e.sig > 44 and e.sig:sub(1, 43) .. "…" or e.sig, e.does) end
     end
     return table.concat(out, "\n")
   end

@@ -778,6 +778,21 @@ function topo.params(args, defaults)
     end
     out[k] = value
   end
+  -- Named keys too (a module called with a table: build{hosts = 3}), typed
+  -- as given: each must be known and of its default's type.
+  for k, v in pairs(args or {}) do
+    if math.type(k) ~= "integer" and k ~= 0 then
+      local d = defaults[k]
+      if d == nil then error(string.format("unknown parameter %s (known: %s)", describe(k), list), 2) end
+      local ok = type(v) == type(d) and (math.type(d) ~= "integer" or math.type(v) == "integer")
+      if not ok then
+        local want = math.type(d) == "integer" and "an integer" or type(d) == "number" and "a number"
+                     or type(d) == "boolean" and "true or false" or "a string"
+        error(string.format("parameter %s = %s: must be %s (known: %s)", tostring(k), describe(v), want, list), 2)
+      end
+      out[k] = v
+    end
+  end
   return out
 end
 
