@@ -64,6 +64,29 @@ check_contains "an unknown user" "$OUT" "there is no user no-such-user-here"
 check_eq "primitives: the host's links are as before" "$before" "$(ip -br link | awk '{print $1}' | sort | tr '\n' ' ')"
 check_clean "primitives:"
 
+# --- tun/tap: never someone else's device; the name the kernel gave; a VNI clash said as such ---
+ip tuntap add dev theirs0 mode tap user 4242
+s=$(lab tunedge <<'LUA'
+local ok, e = pcall(net.tap, "theirs0")
+print("THEIRS", ok, (tostring(e):gsub("^[^:]*:%d+: ", "")))
+local t = net.tap("tt%d")
+print("PCT", t.name)
+net.vxlan("vxa", {id = 77, remote = "192.0.2.9"})
+local ok2, e2 = pcall(net.vxlan, "vxb", {id = 77, remote = "192.0.2.8"})
+print("VNI", ok2, (tostring(e2):gsub("^[^:]*:%d+: ", "")))
+LUA
+)
+run_nslua "$s"
+check_eq "tun edges: the lab runs" 0 "$RC"
+check_eq "a tap of that name made outside: refused" "THEIRS	false	net.tap(\"theirs0\"): File exists (a link named theirs0 already exists in host)" "$(grep ^THEIRS <<< "$OUT")"
+check_eq "... and left as it was (its owner)" "4242" "$(ip -d -j link show theirs0 | jq -r '.[0].linkinfo.info_data.user')"
+check_eq "a name with %d: the one the kernel chose" "PCT	tt0" "$(grep ^PCT <<< "$OUT")"
+check_eq "a VNI taken: the kernel's reason, not a name clash" \
+  "VNI	false	net.vxlan(\"vxb\", {id = 77, remote = \"192.0.2.8\"}): File exists (A VXLAN device with the specified VNI already exists; making vxb in host)" \
+  "$(grep ^VNI <<< "$OUT")"
+ip link del theirs0
+check_clean "tun edges:"
+
 # --- a tap carries what a program writes into it ---------------------------------------------
 cat > "$WORK/writetap.py" <<'PY'
 import fcntl, os, struct, sys
@@ -96,15 +119,16 @@ check_eq "tap: tcpdump reads them from the saved file, from the program's MAC" "
 check_clean "tap:"
 
 # --- SIGKILL, then --clean: what it made in the host namespace goes -------------------------
-printf 'local u0 = net.veth("k0", "k1")\nnet.vxlan("kvx", {id = 9, remote = "192.0.2.2"})\nnet.tap("ktap")\nnet.macvlan("kmv", u0)\nprint("ready") io.stdout:flush()\nnet.sleep(30)\n' > "$WORK/kill.lua"
+printf 'local u0 = net.veth("k0", "k1")\nnet.vxlan("kvx", {id = 9, remote = "192.0.2.2"})\nnet.tap("ktap")\nnet.tun("kt%%d")\nnet.macvlan("kmv", u0)\nprint("ready") io.stdout:flush()\nnet.sleep(30)\n' > "$WORK/kill.lua"
 "$NSLUA" "$WORK/kill.lua" > "$WORK/kill.out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q ready "$WORK/kill.out" && break; sleep 0.05; done
-check_eq "killed: its links are there" "k0 k1 kmv ktap kvx" "$(ip -br link | awk '{print $1}' | sed 's/@.*//' | grep '^k' | sort | tr '\n' ' ' | sed 's/ $//')"
+check_eq "killed: its links are there" "k0 k1 kmv kt0 ktap kvx" "$(ip -br link | awk '{print $1}' | sed 's/@.*//' | grep '^k' | sort | tr '\n' ' ' | sed 's/ $//')"
 kill -KILL $pid; wait $pid 2>/dev/null
 "$NSLUA" --clean > "$WORK/clean.out" 2>&1
 check_contains "--clean names the tap it removed" "$(cat "$WORK/clean.out")" "ktap@host"
 check_contains "--clean names the vxlan it removed" "$(cat "$WORK/clean.out")" "kvx@host"
+check_contains "--clean names the tun (no MAC: its kind and name) it removed" "$(cat "$WORK/clean.out")" "kt0@host"
 check_clean "after --clean:"
 
 # --- one lab, two machines ------------------------------------------------------------------

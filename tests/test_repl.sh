@@ -123,6 +123,31 @@ print("BELL" if b"\x07" in got else "NOBELL", "COMPLETED" if b"net.host" in got 
 PY
 check_eq "completion with one match: completed, no bell" "NOBELL COMPLETED LIVE" "$(python3 "$WORK/bell.py" "$NSLUA")"
 
+# UTF-8 typed at the prompt reaches Lua whole (libedit takes one character per read),
+# whatever the locale the REPL was started in.
+cat > "$WORK/utf8.py" <<'PY'
+import os, pty, sys, time, select
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ.pop("LANG", None); os.environ.pop("LC_ALL", None)
+    os.execv(sys.argv[1], [sys.argv[1]])
+def read_for(t):
+    out, end = b"", time.time() + t
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try: out += os.read(fd, 4096)
+            except OSError: break
+    return out
+read_for(1.0)
+os.write(fd, 'print(#"é中", "é中" == "\\195\\169\\228\\184\\173")\r'.encode())
+got = read_for(0.8).decode(errors="replace")
+os.write(fd, b"\x04")
+read_for(0.3)
+print("RESULT", "5\ttrue" in got, "\x07" in got)
+PY
+check_eq "UTF-8 at the prompt: whole, no bell" "RESULT True False" "$(TERM=xterm python3 "$WORK/utf8.py" "$NSLUA")"
+
 # -i: the lab's namespaces and bridges are globals, and the banner lists them; ns:shell()
 # hands the terminal to a shell inside the namespace and the REPL comes back intact.
 printf 'local n = net.ns("kept2")\nlocal br = net.bridge("br9", {ns = n})\n' > "$WORK/lab2.lua"

@@ -182,6 +182,8 @@ t0 = net.now()
 local ok, err = pcall(n.exec, n, {"sh", "-c", "(while :; do echo x; done) & exit 0", timeout = 0.3})
 print("CHATTYTIMEOUT", net.now() - t0 < 1.5)
 os.execute("sleep 0.3; pgrep -f -x 'sleep 41.7' > /dev/null && pgrep -f -x 'sleep 42.7' > /dev/null && echo DETACHED-RUNNING")
+local _, procs = n:exec("sh", "-c", "echo $$ $(ps -o pid= -p $$); sleep 31.3 & pgrep -f -x 'sleep 31.3' > /dev/null && pkill -f -x 'sleep 31.3' && echo PKILLED")
+print("PROC", (procs:gsub("%s+", " ")))
 LUA
 )
 run_nslua "$s"
@@ -193,6 +195,9 @@ check "10: and one two sessions away" gone "sleep 42.7"
 check "10: and its parent" gone "sleep 43.7"
 check_eq "10: a background process writing without end: exec returns" "CHATTY	0	started	true" "$(grep ^CHATTY <<< "$OUT" | head -1)"
 check_eq "10: ... and within its timeout" "CHATTYTIMEOUT	true" "$(grep ^CHATTYTIMEOUT <<< "$OUT")"
+pid_line=$(grep ^PROC <<< "$OUT")
+check "10: exec's /proc is its PID namespace's: \$\$ and ps agree ($pid_line)" bash -c "set -- $(cut -f2 <<< "$pid_line"); [ \"\$1\" = \"\$2\" ]"
+check_contains "10: pgrep and pkill work inside" "$pid_line" "PKILLED"
 
 # --- 12. crashes and blow-ups ---------------------------------------------------------------
 echo 'print(#arg, select("#", ...))' > "$WORK/args.lua"

@@ -169,6 +169,12 @@ local bare = net.ns("bare")
 local withbare = net.pingall({hosts[1], hosts[2], bare}, {quiet = true})
 print("BARE", withbare.sent, withbare.received, withbare.dropped, table.concat(withbare.unaddressed, ","))
 print(withbare)
+-- Families mixed: an IPv6-only host among IPv4 ones; its pairs fail, nothing breaks.
+local six = net.ns("six")
+local s6, s6p = net.veth("s6", "s6p", {ns = six, peer_ns = hosts[1]})
+s6:addr("fd07::6/64", {nodad = true}):up() s6p:up()
+local mixed = net.pingall({hosts[1], hosts[2], six}, {quiet = true})
+print("MIXED", mixed.sent, mixed.received, mixed.dropped)
 LUA
 )
 run_nslua "$s"
@@ -182,6 +188,7 @@ check_contains "its row is all X" "$OUT" "h4 -> X X X X X X X X X"
 check_contains "others cannot reach it" "$OUT" "h1 -> h2 h3 X h5"
 check_eq "a host with no address is not counted as drops" "BARE 2 2 0 bare" "$(echo "$OUT" | grep '^BARE' | tr '\t' ' ')"
 check_contains "it is reported" "$OUT" "bare -> (no address: not tried)"
+check_eq "IPv4 and IPv6 hosts mixed: the cross pairs fail, the rest answer" "MIXED 6 2 4" "$(grep '^MIXED' <<< "$OUT" | tr '\t' ' ')"
 check_clean "pingall:"
 
 # --- pingall past the kernel's neighbour table: 100 hosts, 9,900 pairs --------------------

@@ -27,6 +27,7 @@ const int NSYS_CLONE_NEWNET = CLONE_NEWNET;
 const int NSYS_CLONE_NEWNS = CLONE_NEWNS;
 const int NSYS_CLONE_NEWUSER = CLONE_NEWUSER;
 const int NSYS_CLONE_NEWPID = CLONE_NEWPID;
+const int NSYS_O_TMPFILE = O_TMPFILE;
 
 int nsys_setns(int fd, int nstype) { return setns(fd, nstype); }
 int nsys_unshare(int flags) { return unshare(flags); }
@@ -98,6 +99,9 @@ static void enter_and_exec(pid_t parent, int netns_fd, const char *name, char *c
     if (unshare(CLONE_NEWNS) < 0) child_fail(report_fd, 'u');
     /* Don't let our mounts propagate back to the parent's namespace. */
     if (mount("", "/", "none", MS_SLAVE | MS_REC, NULL) < 0) child_fail(report_fd, 'm');
+    /* A /proc of the PID namespace it is born in (exec's own): ps, pgrep and
+     * $$ agree with what the program sees. */
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);   /* over the old one: none is lost if this fails */
     /* A sysfs that shows this namespace's devices. */
     if (umount2("/sys", MNT_DETACH) == 0 || errno == EINVAL || errno == ENOENT) {
         if (mount(name ? name : "sysfs", "/sys", "sysfs", 0, NULL) < 0) {
@@ -335,13 +339,15 @@ struct tun_job {
     int netns_fd;
     const char *name;
     int tap;
-    long uid, gid;
     int err;
+    int fd;
     int index;
+    char actual[IFNAMSIZ];
 };
 
 /* On a thread of its own: into the namespace (a tun device is born in its
- * creator's), create, make persistent, give it an owner, close. */
+ * creator's), then TUNSETIFF with IFF_TUN_EXCL (never someone else's device
+ * of that name). */
 static void *tun_thread(void *arg) {
     struct tun_job *job = arg;
     sigset_t all;
@@ -352,28 +358,37 @@ static void *tun_thread(void *arg) {
     if (fd < 0) { job->err = errno; return NULL; }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = (short)((job->tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI);
+    ifr.ifr_flags = (short)((job->tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI | IFF_TUN_EXCL);
     strncpy(ifr.ifr_name, job->name, IFNAMSIZ - 1);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) { job->err = errno; close(fd); return NULL; }
-    if ((job->uid >= 0 && ioctl(fd, TUNSETOWNER, (unsigned long)job->uid) < 0) ||
-        (job->gid >= 0 && ioctl(fd, TUNSETGROUP, (unsigned long)job->gid) < 0) ||
-        ioctl(fd, TUNSETPERSIST, 1UL) < 0) {
-        job->err = errno;
-        close(fd);
-        return NULL;
-    }
+    memcpy(job->actual, ifr.ifr_name, IFNAMSIZ);
+    job->actual[IFNAMSIZ - 1] = 0;
     job->index = (int)if_nametoindex(ifr.ifr_name);
-    close(fd);
+    job->fd = fd;
     return NULL;
 }
 
-int nsys_create_tun(int netns_fd, const char *name, int tap, long uid, long gid, int *index) {
-    struct tun_job job = { netns_fd, name, tap, uid, gid, 0, 0 };
+int nsys_tun_open(int netns_fd, const char *name, int tap, char actual[16], int *index) {
+    struct tun_job job;
+    memset(&job, 0, sizeof job);
+    job.netns_fd = netns_fd; job.name = name; job.tap = tap; job.fd = -1;
     pthread_t t;
     int e = pthread_create(&t, NULL, tun_thread, &job);
     if (e != 0) { errno = e; return -1; }
     pthread_join(t, NULL);
     if (job.err != 0) { errno = job.err; return -1; }
+    memcpy(actual, job.actual, IFNAMSIZ);
     *index = job.index;
-    return 0;
+    return job.fd;
+}
+
+int nsys_tun_persist(int fd, long uid, long gid) {
+    int rc = 0;
+    if ((uid >= 0 && ioctl(fd, TUNSETOWNER, (unsigned long)uid) < 0) ||
+        (gid >= 0 && ioctl(fd, TUNSETGROUP, (unsigned long)gid) < 0) ||
+        ioctl(fd, TUNSETPERSIST, 1UL) < 0) rc = -1;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
 }

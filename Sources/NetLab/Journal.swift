@@ -1,3 +1,4 @@
+import CNetSys
 import Glibc
 import Netlink
 
@@ -81,45 +82,42 @@ final class JournalWriter {
 
     init(directory: String, header: [String]) throws(LabError) {
         self.directory = directory
-        // Made under a temporary name, locked, given its header, and only then
-        // renamed into place: no reader ever sees an unlocked or empty journal
-        // of a live run.
-        (token, fd) = try JournalWriter.make(in: directory, suffix: Journal.pendingSuffix, lines: header)
+        // Locked and given its header before it has a name: no reader ever
+        // sees an unlocked or empty journal of a live run.
+        (token, fd) = try JournalWriter.make(in: directory, suffix: ".journal", lines: header)
         path = "\(directory)/\(token).journal"
-        do {
-            try JournalWriter.rename(in: directory, token + Journal.pendingSuffix, to: token + ".journal")
-        } catch {
-            unlink("\(directory)/\(token)\(Journal.pendingSuffix)")
-            close(fd)
-            fd = -1
-            throw error
-        }
     }
 
     deinit { finish() }
 
-    /// A new file `<random token><suffix>` holding `lines`, locked.
+    /// A file `<random token><suffix>` holding `lines`, locked before its name
+    /// appears (O_TMPFILE, flock, write, linkat). With `token` given, an old
+    /// file of that name is replaced.
     private static func make(in directory: String, suffix: String, token given: String? = nil,
                              lines: [String]) throws(LabError) -> (String, Int32) {
         let dir = try Journal.openDirectory(directory)
         defer { close(dir) }
-        var token = given ?? ""
-        var fd: Int32 = -1
-        for _ in 0..<8 {
-            if given == nil { token = randomBytes(8).map { String($0, radix: 16).leftPadded(2) }.joined() }
-            fd = openat(dir, token + suffix, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0o600)
-            if fd >= 0 || errno != EEXIST || given != nil { break }
-        }
+        let fd = openat(dir, ".", NSYS_O_TMPFILE | O_WRONLY | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .errno(errno, "creating a journal in \(directory)") }
         while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
         do {
             _ = try write(lines, to: fd, directory: directory)
-        } catch {
-            unlinkat(dir, token + suffix, 0)
+        } catch let e as LabError {
             close(fd)
-            throw error
+            throw e
+        } catch {
+            close(fd)
+            throw .invalid("journal", "\(error)")
         }
-        return (token, fd)
+        for _ in 0..<8 {
+            let token = given ?? randomBytes(8).map { String($0, radix: 16).leftPadded(2) }.joined()
+            if given != nil { unlinkat(dir, token + suffix, 0) }
+            if linkat(AT_FDCWD, "/proc/self/fd/\(fd)", dir, token + suffix, AT_SYMLINK_FOLLOW) == 0 { return (token, fd) }
+            if errno != EEXIST { break }
+        }
+        let e = errno
+        close(fd)
+        throw .errno(e, "naming a journal in \(directory)")
     }
 
     private static func rename(in directory: String, _ from: String, to: String) throws(LabError) {
@@ -210,6 +208,10 @@ public struct StaleRun: Sendable {
         /// them, with one of them.
         var places: [Int] = []
         var macs: Set<MACAddress> = []
+        /// The MACs that only this link can have: the random ones nslua made
+        /// it with (and, for a link of others, the MAC it had). A MAC a script
+        /// chose (02:00:00:00:00:01) is no identity: any lab may use it.
+        var ownMACs: Set<MACAddress> = []
         /// Its last settled ifindex, and where.
         var index: Int32?
         var indexPlace: Int?
@@ -383,6 +385,7 @@ extension Journal {
             case "link?" where f.count == 5:
                 guard let s = Int(f[1]), let id = Int(f[2]), f[3] == "-" || MACAddress(String(f[3])) != nil else { continue }
                 run.links[s, default: .init(serial: s)].seen(in: id, mac: MACAddress(String(f[3])))
+                if let mac = MACAddress(String(f[3])) { run.links[s]!.ownMACs.insert(mac) }
                 run.links[s]!.kind = kind(f[4])
             case "link" where f.count == 6 || f.count == 7, "moved" where f.count == 6:
                 guard let s = Int(f[1]), let id = Int(f[2]), let index = Int32(f[3]), let name = ifName(f[5]) else { continue }
@@ -398,6 +401,7 @@ extension Journal {
                 var l = StaleRun.RecordedLink(serial: s, owned: false, kind: kind(f[6]))
                 l.origin = .init(namespace: id, index: index, name: name, mac: mac)
                 l.seen(in: id, mac: mac)
+                if let mac { l.ownMACs.insert(mac) }
                 l.index = index
                 l.indexPlace = id
                 l.name = name
@@ -476,9 +480,13 @@ extension Journal {
                 if matches(l, m) || (!l.owned && l.kind == "bridge" && m.kind == "bridge")
                     || (l.macs.isEmpty && l.kind != nil && m.kind == l.kind && m.name == l.name) { return .at(place, ns, m) }
             }
+            // Elsewhere (moved, or its ifindex not settled): only by a MAC that
+            // is its own, never by one a script chose.
             var found: [(Int, LinkMessage)] = []
             for place in l.places where resolved[place] != nil {
-                found += links(at: place).filter { matches(l, $0) }.map { (place, $0) }
+                found += links(at: place).filter { m in
+                    (l.kind == nil || (m.kind ?? "device") == l.kind) && m.mac.map(l.ownMACs.contains) ?? false
+                }.map { (place, $0) }
             }
             if found.count > 1 { return .ambiguous }
             guard let (place, m) = found.first else { return .gone }

@@ -355,7 +355,11 @@ public final class Lab: @unchecked Sendable {
             reply = try (sentIn ?? ns).request(make(mac))
         } catch where error.kind == .kernel(EEXIST) {
             ledger.abandoned(serials: [serial])
-            throw LabError(error.kind, error.reason, "a link named \(name) already exists in \(ns.displayName)")
+            // The name, or something else the kind must not share (a VXLAN's VNI and port).
+            if (try? ns.linkMessage(named: name)) ?? nil != nil {
+                throw LabError(error.kind, error.reason, "a link named \(name) already exists in \(ns.displayName)")
+            }
+            throw LabError(error.kind, error.reason, [error.detail, "making \(name) in \(ns.displayName)"].compactMap { $0 }.joined(separator: "; "))
         } catch where error.kind == .kernel(EOPNOTSUPP) && (error.detail ?? "").contains("Unknown device type") {
             ledger.abandoned(serials: [serial])
             throw LabError.missingKind(kind, error)

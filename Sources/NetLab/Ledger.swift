@@ -51,17 +51,24 @@ final class Ledger {
                 journalBytes = 0
             }
             journalBytes += try journal!.write(lines)
-            // Rewritten from the live state now and then, so that a long run
-            // (a loop changing a MAC) does not grow its journal without end.
-            if settled && journalBytes > Ledger.compactAfter {
-                try journal!.replace(with: header() + snapshot())
-                journalBytes = 0
-            }
         } catch {
+            // No more records (a full disk): what is written stays, for
+            // --clean, until the run ends normally and removes it.
             onJournalError?(error)
             onJournalError = nil
             journalDirectory = nil
-            journal = nil
+            return
+        }
+        // Rewritten from the live state now and then, so that a long run (a
+        // loop changing a MAC) does not grow its journal without end. If that
+        // fails, the journal as it is still tells everything.
+        if settled && journalBytes > Ledger.compactAfter {
+            do {
+                try journal!.replace(with: header() + snapshot())
+                journalBytes = 0
+            } catch {
+                journalBytes = 0   // tried again after as many bytes more
+            }
         }
     }
 
@@ -77,7 +84,7 @@ final class Ledger {
         var lines: [String] = []
         for ns in namespaces where ns.owned && !ns.isDeleted { lines.append(namespaceLine(ns)) }
         for l in owned where !l.isDeleted {
-            lines.append("link? \(l.serial) \(l.namespace.journalID) \(mac(l)) \(l.kind ?? "-")")
+            lines.append("link? \(l.serial) \(l.namespace.journalID) \(l.creationMAC.map { "\($0)" } ?? "-") \(l.kind ?? "-")")
             lines.append(linkLine(l))
         }
         for l in touched where !l.isDeleted {

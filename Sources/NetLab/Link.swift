@@ -17,6 +17,9 @@ public final class Link: @unchecked Sendable {
     /// when this run first changed it, or the one this run set). Nothing
     /// re-created under the same name or ifindex has it.
     var identityMAC: MACAddress?
+    /// The random MAC nslua made it with (a link this run made): the one
+    /// identity no other lab can share, whatever MAC a script sets later.
+    let creationMAC: MACAddress?
     /// Its kind ("veth", "bridge"; "device" for one without IFLA_INFO_KIND),
     /// for a link this run made or changed.
     var kind: String?
@@ -55,6 +58,7 @@ public final class Link: @unchecked Sendable {
         self.owned = owned
         self.serial = serial
         self.identityMAC = mac
+        self.creationMAC = owned ? mac : nil
     }
 
     var lab: Lab? { namespace.lab }
@@ -94,9 +98,14 @@ public final class Link: @unchecked Sendable {
 
     /// Whether `m` (found at this link's ifindex) describes this link: it has
     /// the MAC the run knows it by. A bridge the run did not make takes the
-    /// lowest MAC of its ports, so for one of those the kind must do.
+    /// lowest MAC of its ports, so for one of those the kind must do; a tun
+    /// has no MAC: its kind and the name the run gave it.
     func isSame(_ m: LinkMessage) -> Bool {
-        guard let identityMAC, m.mac != identityMAC else { return true }
+        guard let identityMAC else {
+            // No MAC to know it by (a tun): its kind and name must match.
+            return kind == nil || ((m.kind ?? "device") == kind && m.name == givenName)
+        }
+        if m.mac == identityMAC { return true }
         return !owned && kind == "bridge" && m.kind == "bridge"
     }
 

@@ -133,7 +133,8 @@ enum Pinger {
                 for (i, dst) in destinations.enumerated() where !(o.untilReply && results[i].received > 0) && !refused.contains(i) {
                     let scope = i < scopes.count ? scopes[i] : 0
                     let packet = echoRequest(v4: dst.isV4, id: id, seq: seq, size: o.size)
-                    if let err = send(sockets[dst.isV4]!, packet, to: dst, scope: scope) {
+                    guard let socket = sockets[dst.isV4] else { continue }   // (callers open one per family)
+                    if let err = send(socket, packet, to: dst, scope: scope) {
                         // iputils finds it out when it connects, before the first
                         // request, and stops there: so does this destination.
                         let line = "ping: \(round == 0 ? "connect" : "sendmsg"): \(err)"

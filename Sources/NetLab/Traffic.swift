@@ -212,6 +212,7 @@ extension Lab {
         let n = namespaces.count
         let tried = (0..<n).filter { addresses[$0] != nil }
         let v4 = addresses.compactMap { $0 }.first?.isV4 ?? true
+        let families = Set(addresses.compactMap { $0?.isV4 })
         let before = host.neighbourTable(v4: v4)
         let limit = Int(before.limit ?? 1024)
         let free = max(32, limit - Int(before.entries ?? 0) - 64)
@@ -236,7 +237,9 @@ extension Lab {
         runParallel(count: tried.count, width: width) { k in
             let i = tried[k]
             do {
-                let sockets = try Pinger.openSockets(in: sources[i], families: [targets[i]!.isV4], options: pingOptions)
+                // Both families when the lab mixes them: an IPv4 host pings an
+                // IPv6-only one (and fails, as iputils would, with a reason).
+                let sockets = try Pinger.openSockets(in: sources[i], families: families, options: pingOptions)
                 let existing = Set(try sources[i].neighborEntries())
                 state.withLock { $0.sockets[i] = sockets; $0.existing[i] = existing }
             } catch {

@@ -66,7 +66,10 @@ extension Lab {
     /// Equivalent to `ip tuntap add dev NAME mode tap|tun [user U] [group G]`
     /// in `ns` (default: host): a persistent device (through /dev/net/tun)
     /// that a VM or a program opens by name. A tap gets a MAC nslua chose
-    /// (its identity, as for every link nslua makes); a tun has none.
+    /// (its identity, as for every link nslua makes); a tun has none, and is
+    /// known by its kind and name at its ifindex. It is made persistent only
+    /// once journalled: a run killed before that leaves nothing (the device
+    /// goes with the run's file descriptor).
     public func createTun(_ name: String, tap: Bool, user: String?, group: String?, in ns: Namespace? = nil) throws(LabError) -> Link {
         try checkOpen()
         try Validate.interfaceName(name)
@@ -74,48 +77,60 @@ extension Lab {
         try ns.checkAlive()
         let uid = try user.map { (u: String) throws(LabError) -> Int in try Lab.userID(u) } ?? -1
         let gid = try group.map { (g: String) throws(LabError) -> Int in try Lab.groupID(g) } ?? -1
-        if try ns.linkMessage(named: name) != nil {
-            throw LabError(.kernel(EEXIST), "File exists", "a link named \(name) already exists in \(ns.displayName)")
-        }
         let mac: MACAddress? = tap ? freshMAC() : nil
         let serial = ledger.newSerial()
         trace(ip: "tuntap add dev \(name) mode \(tap ? "tap" : "tun")" + (user.map { " user \(shellQuoted($0))" } ?? "")
               + (group.map { " group \(shellQuoted($0))" } ?? ""), in: ns)
         ledger.willCreate(links: [(serial, ns, mac, "tun")])
         var index: Int32 = 0
-        let fd = try ns.fd()
-        guard nsys_create_tun(fd, name, tap ? 1 : 0, uid, gid, &index) == 0, index > 0 else {
+        var actual = [CChar](repeating: 0, count: 16)
+        let fd = nsys_tun_open(try ns.fd(), name, tap ? 1 : 0, &actual, &index)
+        guard fd >= 0, index > 0 else {
             let e = errno
+            if fd >= 0 { close(fd) }
             ledger.abandoned(serials: [serial])
             switch e {
             case ENOENT, ENODEV: throw .missingKind("tun", LabError(.kernel(e), errnoDescription(e), "/dev/net/tun: \(errnoDescription(e))"))
-            case EBUSY, EEXIST: throw LabError(.kernel(e), errnoDescription(e), "a link named \(name) already exists in \(ns.displayName)")
+            case EBUSY, EEXIST: throw LabError(.kernel(EEXIST), "File exists", "a link named \(name) already exists in \(ns.displayName)")
+            case EACCES, EPERM: throw .errno(e, "opening /dev/net/tun to make \(name) in \(ns.displayName)")
             default: throw .errno(e, "creating \(tap ? "tap" : "tun") \(name) in \(ns.displayName)")
             }
         }
-        let l = Link(namespace: ns, index: index, name: name, owned: true, serial: serial, mac: mac, kind: "tun")
-        if let mac {
-            trace(ip: "link set dev \(name) address \(mac)", in: ns)
-            do {
-                try ns.request(Requests.setLink(index: index, .init(mac: mac)), "giving \(name) its MAC")
-            } catch {
-                _ = try? ns.request(Requests.deleteLink(index: index))
-                ledger.abandoned(serials: [serial])
-                throw error
+        let made = String(cString: actual)
+        let l = Link(namespace: ns, index: index, name: made, owned: true, serial: serial, mac: mac, kind: "tun")
+        do {
+            if let mac {
+                trace(ip: "link set dev \(made) address \(mac)", in: ns)
+                try ns.request(Requests.setLink(index: index, .init(mac: mac)), "giving \(made) its MAC")
             }
+            ledger.created([l])
+        } catch {
+            close(fd)   // not persistent yet: the device goes with it
+            ledger.abandoned(serials: [serial])
+            throw error
         }
-        ledger.created([l])
+        guard nsys_tun_persist(fd, uid, gid) == 0 else {
+            let e = errno
+            ledger.deleted(l)
+            throw .errno(e, "making \(made) persistent in \(ns.displayName)")
+        }
         return l
     }
 
     static func userID(_ text: String) throws(LabError) -> Int {
-        if let n = Int(text), n >= 0 { return n }
+        if let n = Int(text) {
+            guard (0..<Int(UInt32.max)).contains(n) else { throw .invalid("invalid user", "\(Validate.shown(text)) is not a uid (0..4294967294)") }
+            return n
+        }
         guard let pw = getpwnam(text) else { throw .notFound("No such user", "there is no user \(Validate.shown(text))") }
         return Int(pw.pointee.pw_uid)
     }
 
     static func groupID(_ text: String) throws(LabError) -> Int {
-        if let n = Int(text), n >= 0 { return n }
+        if let n = Int(text) {
+            guard (0..<Int(UInt32.max)).contains(n) else { throw .invalid("invalid group", "\(Validate.shown(text)) is not a gid (0..4294967294)") }
+            return n
+        }
         guard let gr = getgrnam(text) else { throw .notFound("No such group", "there is no group \(Validate.shown(text))") }
         return Int(gr.pointee.gr_gid)
     }

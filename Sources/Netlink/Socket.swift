@@ -13,6 +13,9 @@ public final class NetlinkSocket: @unchecked Sendable {
 
     /// Opens a NETLINK_ROUTE socket in the calling thread's network namespace,
     /// asking for extended acks and strict checking of dump requests.
+    /// Seconds to wait for the kernel's next reply before giving up.
+    static let replyTimeout = 10
+
     public init() throws(NetlinkError) {
         let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NL.ROUTE)
         guard fd >= 0 else { throw NetlinkError(errno: errno, message: "socket(AF_NETLINK)") }
@@ -22,6 +25,10 @@ public final class NetlinkSocket: @unchecked Sendable {
         _ = setsockopt(fd, NL.SOL_NETLINK, NL.GET_STRICT_CHK, &one, socklen_t(MemoryLayout<Int32>.size))
         var size: Int32 = 1 << 20
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        // The kernel answers at once; a request it never answers (a missing
+        // ACK flag) must fail, not hang the run beyond the reach of signals.
+        var limit = timeval(tv_sec: NetlinkSocket.replyTimeout, tv_usec: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_nl()
         addr.nl_family = sa_family_t(AF_NETLINK)
         let rc = withUnsafePointer(to: &addr) {
@@ -101,6 +108,9 @@ public final class NetlinkSocket: @unchecked Sendable {
                 }
                 if n < 0 {
                     if errno == EINTR { continue }
+                    if errno == EAGAIN || errno == EWOULDBLOCK {
+                        throw NetlinkError(errno: ETIMEDOUT, message: "no answer from the kernel within \(NetlinkSocket.replyTimeout) s (recv(netlink))")
+                    }
                     throw NetlinkError(errno: errno, message: "recv(netlink)")
                 }
                 let datagram = Array(UnsafeRawBufferPointer(rebasing: buf[0..<n]))

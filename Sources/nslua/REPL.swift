@@ -141,27 +141,48 @@ final class REPL {
     /// Characters to hand to libedit before reading the terminal again (the rest of a unique completion).
     nonisolated(unsafe) static var typeAhead: [UInt8] = []
 
+    /// One byte of the terminal; nil at end of input, Ctrl-C (the line is
+    /// dropped) or SIGTERM/SIGHUP (the REPL ends, tearing down).
+    static func readByte() -> UInt8? {
+        var c: UInt8 = 0
+        while true {
+            let n = Glibc.read(STDIN_FILENO, &c, 1)
+            if n == 1 { return c }
+            if n < 0 && errno == EINTR {
+                if LuaInterrupt.terminateSignal != 0 { return nil }
+                if LuaInterrupt.take() != 0 {
+                    REPL.interruptedAtPrompt = true
+                    return nil
+                }
+                continue
+            }
+            return nil
+        }
+    }
+
     private func setUpLineEditing() {
         REPL.current = self
         rl_readline_name = UnsafePointer(strdup("nslua"))
         rl_basic_word_break_characters = UnsafePointer(strdup(" \t\n\"\\'><=;+-*/%^~#&|{}()[],"))
         rl_catch_signals = 0
+        // libedit works in wide characters: a UTF-8 locale, and whole code
+        // points from the function below (it takes each int as one character).
+        if setlocale(LC_CTYPE, "") == nil || String(cString: nl_langinfo(nl_item(CODESET))) != "UTF-8" {
+            setlocale(LC_CTYPE, "C.UTF-8")
+        }
         rl_getc_function = { _ in
             if !REPL.typeAhead.isEmpty { return Int32(REPL.typeAhead.removeFirst()) }
-            var c: UInt8 = 0
-            while true {
-                let n = Glibc.read(STDIN_FILENO, &c, 1)
-                if n == 1 { return Int32(c) }
-                if n < 0 && errno == EINTR {
-                    if LuaInterrupt.terminateSignal != 0 { return EOF }   // SIGTERM/SIGHUP: leave, tearing down
-                    if LuaInterrupt.take() != 0 {
-                        REPL.interruptedAtPrompt = true
-                        return EOF
-                    }
-                    continue
-                }
-                return EOF
+            guard let first = REPL.readByte() else { return EOF }
+            // A UTF-8 sequence, decoded (anything malformed: U+FFFD).
+            let more = first < 0x80 ? 0 : first >= 0xF0 && first < 0xF8 ? 3 : first >= 0xE0 ? 2 : first >= 0xC0 ? 1 : -1
+            guard more >= 0 else { return 0xFFFD }
+            var code = more == 0 ? Int32(first) : Int32(first) & (0x3F >> more)
+            for _ in 0..<more {
+                guard let b = REPL.readByte() else { return EOF }
+                guard b & 0xC0 == 0x80 else { return 0xFFFD }
+                code = code << 6 | Int32(b & 0x3F)
             }
+            return code
         }
         rl_attempted_completion_function = { text, _, _ in
             rl_attempted_completion_over = 1

@@ -430,11 +430,14 @@ local function plan(spec, opts)
   -- Links between machines: a VXLAN each, with a VNI both sides derive from
   -- the link (FNV-1a of the lab's name and the two ends); their segments get
   -- an MTU that leaves room for VXLAN's 50 bytes.
-  local vnis = {}
+  local vnis, pairs_seen = {}, {}
   for _, rec in ipairs(planned) do
     if machines and machine_of[rec.a] ~= machine_of[rec.b] then
+      -- a second link between the same two nodes gets its own VNI
+      local pair = rec.a < rec.b and rec.a .. "|" .. rec.b or rec.b .. "|" .. rec.a
+      pairs_seen[pair] = (pairs_seen[pair] or 0) + 1
       local h = 2166136261
-      for c in ((opts.name or "") .. "|" .. rec.a .. "|" .. rec.b):gmatch(".") do
+      for c in ((opts.name or "") .. "|" .. rec.a .. "|" .. rec.b .. (pairs_seen[pair] > 1 and "|" .. pairs_seen[pair] or "")):gmatch(".") do
         h = ((h ~ c:byte()) * 16777619) & 0xffffffff
       end
       rec.vni = h % 16777214 + 1

@@ -21,6 +21,8 @@ extern const int NSYS_CLONE_NEWNET;
 extern const int NSYS_CLONE_NEWNS;
 extern const int NSYS_CLONE_NEWUSER;
 extern const int NSYS_CLONE_NEWPID;
+/// open(2)'s O_TMPFILE: a file with no name until linkat gives it one.
+extern const int NSYS_O_TMPFILE;
 
 /// A PID namespace for the programs exec starts, so that teardown can end
 /// them all, however they detach (setsid, double fork): its pid 1 is a
@@ -69,11 +71,16 @@ int nsys_set_nonblocking(int fd);
 /// Returns 0, or -1 with errno and `step` naming what failed.
 int nsys_enter_sandbox(int user, const char **step);
 
-/// `ip tuntap add dev NAME mode tun|tap [user UID] [group GID]` in the
-/// network namespace `netns_fd` (-1: the caller's): a persistent device made
-/// through /dev/net/tun on a thread of its own (a tun device is born in its
-/// creator's namespace). uid/gid -1: no owner. 0 with its ifindex, or -1
-/// with errno.
-int nsys_create_tun(int netns_fd, const char *name, int tap, long uid, long gid, int *index);
+/// The first half of `ip tuntap add dev NAME mode tun|tap` in the network
+/// namespace `netns_fd` (-1: the caller's), on a thread of its own (a tun
+/// device is born in its creator's namespace): the device, made with
+/// IFF_TUN_EXCL (never someone else's of that name), alive as long as the
+/// returned fd is open. `actual` gets its name (the kernel expands "%d"),
+/// *index its ifindex. -1 with errno on failure.
+int nsys_tun_open(int netns_fd, const char *name, int tap, char actual[16], int *index);
+/// The second half: owner and group (-1: none), persistent, and the fd
+/// closed. 0, or -1 with errno (the fd is closed all the same, and a device
+/// not made persistent goes with it).
+int nsys_tun_persist(int fd, long uid, long gid);
 
 #endif
