@@ -339,5 +339,20 @@ check_eq "8: the htb is still there at the end" "htb 5:" "$(rootq fo8 xq)"
 ip netns del fo8
 reset 8
 
+# --- 9. a MAC a script chose is no identity: --clean of a dead run leaves a live run's link ---
+printf 'local a, b = net.veth("va9", "vb9")\na:mac("02:00:00:00:00:01")\nprint("ready") io.stdout:flush()\nnet.sleep(30)\n' > "$WORK/mc.lua"
+"$NSLUA" "$WORK/mc.lua" > "$WORK/mcA.out" 2>&1 &
+pidA=$!
+for _ in $(seq 100); do grep -q ready "$WORK/mcA.out" && break; sleep 0.05; done
+kill -KILL $pidA; wait $pidA 2>/dev/null
+ip link del va9                                   # tidied by hand: the dead run's pair is gone
+"$NSLUA" "$WORK/mc.lua" > "$WORK/mcB.out" 2>&1 &   # another run, the same script, the same chosen MAC
+pidB=$!
+for _ in $(seq 100); do grep -q ready "$WORK/mcB.out" && break; sleep 0.05; done
+"$NSLUA" --clean > "$WORK/mc.clean" 2>&1
+check_eq "9: the live run's link with the same chosen MAC is still there" "02:00:00:00:00:01" "$(ip -j link show va9 | jq -r '.[0].address')"
+check_contains "9: --clean says it is someone else's now" "$(cat "$WORK/mc.clean")" "left alone va9@host (re-created since: not the one that run made)"
+kill -TERM $pidB; wait $pidB 2>/dev/null
+
 check_clean "ownership2:"
 finish
