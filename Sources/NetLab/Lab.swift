@@ -181,10 +181,27 @@ public final class Lab: @unchecked Sendable {
     /// this run's back), that one is left alone.
     public func deleteNamespace(_ ns: Namespace) throws(LabError) {
         try ns.checkAlive()
+        var problems: [String] = []
+        let deletion = try prepareDeletion(of: ns, problems: &problems)
+        ns.release()
+        finishDeletion(of: ns, deletion, unmounted: deletion.mounted ? unmountNamespace(deletion.name) : nil, problems: &problems)
+        if !problems.isEmpty { throw .invalid("namespace \(deletion.name) deleted with problems", problems.joined(separator: "; ")) }
+    }
+
+    /// What deleting a namespace needs to know once it is checked.
+    struct Deletion {
+        let name: String
+        /// Still this run's namespace at its path (else the path is left alone).
+        let mounted: Bool
+    }
+
+    /// Everything of a deletion up to the unmount: the checks, links of
+    /// others put back, its captures stopped. Throws (with the problems so
+    /// far) if it must be kept.
+    private func prepareDeletion(of ns: Namespace, problems: inout [String]) throws(LabError) -> Deletion {
         guard let name = ns.name, ns.owned else {
             throw .invalid("Operation not permitted", "\(ns.displayName) was not created by this run; nslua only deletes what it made")
         }
-        var problems: [String] = []
         putBackForeignLinks(in: ns, problems: &problems)
         // Deleting it would destroy a link of others still in it.
         let held = ledger.touched.filter { $0.namespace === ns && !$0.isDeleted }
@@ -193,16 +210,53 @@ public final class Lab: @unchecked Sendable {
                             + "move them out (ip -n \(name) link set DEV netns ...), then ip netns del \(name)")
             throw .invalid("namespace \(name) not deleted", problems.joined(separator: "; "))
         }
-        let path = "\(netnsDirectory)/\(name)"
-        let mounted = ns.isMounted(at: path)
+        let mounted = ns.isMounted(at: "\(netnsDirectory)/\(name)")
         if mounted { trace(ip: "netns del \(shellQuoted(name))", in: nil) }
         for c in captures where c.namespace === ns { c.stop() }
-        ns.release()
-        // Journalled as gone only once it is: a run killed before that leaves
-        // a journal from which --clean finishes the job.
-        if mounted, let problem = unmountNamespace(name) { problems.append(problem) } else { ledger.removed(ns) }
-        if !mounted { problems.append("\(path) is no longer the namespace this run made (deleted or re-created outside nslua): left alone") }
-        if !problems.isEmpty { throw .invalid("namespace \(name) deleted with problems", problems.joined(separator: "; ")) }
+        return Deletion(name: name, mounted: mounted)
+    }
+
+    /// The rest, once it is unmounted (`unmounted`: nil, or what went wrong)
+    /// and released. Journalled as gone only once it is: a run killed before
+    /// that leaves a journal from which --clean finishes the job.
+    private func finishDeletion(of ns: Namespace, _ d: Deletion, unmounted problem: String?, problems: inout [String]) {
+        if let problem { problems.append(problem) } else { ledger.removed(ns) }
+        if !d.mounted { problems.append("\(netnsDirectory)/\(d.name) is no longer the namespace this run made (deleted or re-created outside nslua): left alone") }
+    }
+
+    /// Deletes several namespaces this run created (teardown). The unmounts,
+    /// each of which waits for an RCU grace period in the kernel
+    /// (namespace_unlock), run on several threads so that the waits overlap;
+    /// the namespaces are released (their fds and sockets closed) only after
+    /// all are unmounted, so that the kernel frees them in one batch rather
+    /// than while the other unmounts wait. One problem string per namespace
+    /// that was kept or had a problem.
+    func deleteNamespaces(_ list: [Namespace]) -> [String] {
+        var problems: [String] = []
+        var ready: [(ns: Namespace, deletion: Deletion, problems: [String])] = []
+        for ns in list {
+            var own: [String] = []
+            do {
+                try ns.checkAlive()
+                ready.append((ns, try prepareDeletion(of: ns, problems: &own), own))
+            } catch {
+                problems.append("namespace \(ns.displayName): \(error)")
+            }
+        }
+        let outcome = ParallelResults<String?>(count: ready.count, initial: nil)
+        let names = ready.map { $0.deletion.mounted ? $0.deletion.name : nil }
+        runParallel(count: ready.count, width: 16) { [self] i in
+            if let name = names[i] { outcome[i] = unmountNamespace(name) }
+        }
+        for (i, var r) in ready.enumerated() {
+            r.ns.release()
+            finishDeletion(of: r.ns, r.deletion, unmounted: outcome[i], problems: &r.problems)
+            if !r.problems.isEmpty {
+                let e = LabError.invalid("namespace \(r.deletion.name) deleted with problems", r.problems.joined(separator: "; "))
+                problems.append("namespace \(r.ns.displayName): \(e)")
+            }
+        }
+        return problems
     }
 
     /// Unmounts and removes `netnsDirectory/name` (name validated: never a
@@ -541,9 +595,7 @@ public final class Lab: @unchecked Sendable {
             return []
         }
         putBackForeignLinks(in: nil, problems: &problems)
-        for ns in namespaces.reversed() where ns.owned {
-            do { try deleteNamespace(ns) } catch { problems.append("namespace \(ns.displayName): \(error)") }
-        }
+        problems += deleteNamespaces(namespaces.reversed().filter(\.owned))
         for link in ledger.owned.reversed() where !link.isDeleted {
             // Only if it is still the link we made: same ifindex and MAC.
             guard let m = try? link.namespace.linkMessage(index: link.index) else {

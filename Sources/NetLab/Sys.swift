@@ -118,6 +118,17 @@ func runParallel(count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Vo
     for t in threads { pthread_join(t, nil) }
 }
 
+/// One result slot per index, filled by runParallel's workers.
+final class ParallelResults<T>: @unchecked Sendable {
+    private let lock = Mutex(())
+    private var values: [T]
+    init(count: Int, initial: T) { values = Array(repeating: initial, count: count) }
+    subscript(i: Int) -> T {
+        get { lock.withLock { _ in values[i] } }
+        set { lock.withLock { _ in values[i] = newValue } }
+    }
+}
+
 /// Seconds on the monotonic clock (for timeouts and measurements).
 public func monotonicSeconds() -> Double {
     var ts = timespec()
