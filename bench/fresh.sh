@@ -7,7 +7,8 @@
 # tries to raise kernel.pty.max), sets lo up, then runs COMMAND once under
 # GNU time and writes
 #   OUT.time    exit status and wall seconds
-#   OUT.rss     GNU time's %M: peak RSS (kB) of the largest single process
+#   OUT.rss     GNU time's %M %U %S: peak RSS (kB) of the largest single
+#               process, user and system CPU seconds of the whole tree
 #   OUT.stdout, OUT.stderr
 #   OUT.left    what the command left behind here (named namespaces, links,
 #               processes): the namespaces' end removes it anyway, but a
@@ -25,14 +26,14 @@ ip link set lo up
 
 t0=$EPOCHREALTIME
 if [ "${SAMPLE:-0}" = 1 ]; then
-  /usr/bin/time -f %M -o "$out.rss" "$@" >"$out.stdout" 2>"$out.stderr" </dev/null &
+  /usr/bin/time -f '%M %U %S' -o "$out.rss" "$@" >"$out.stdout" 2>"$out.stderr" </dev/null &
   pid=$!
   /usr/bin/python3 "$(dirname "$0")/memsample.py" "$pid" >"$out.mem" &
   wait "$pid"
   rc=$?
   wait
 else
-  /usr/bin/time -f %M -o "$out.rss" "$@" >"$out.stdout" 2>"$out.stderr" </dev/null
+  /usr/bin/time -f '%M %U %S' -o "$out.rss" "$@" >"$out.stdout" 2>"$out.stderr" </dev/null
   rc=$?
 fi
 t1=$EPOCHREALTIME

@@ -123,9 +123,9 @@ def star_section(meta, runs):
         "imports) and its teardown.",
         "",
         "| method | median s | × nslua (median of per-rep ratios) | build s | ring ping s "
-        "| start + teardown s | ring echoes lost, per rep | peak RSS of largest process, MB "
-        "| runs not ok |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---|",
+        "| start + teardown s | CPU user s | CPU system s | ring echoes lost, per rep "
+        "| peak RSS of largest process, MB | runs not ok |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for m in methods:
         mine = [r for r in runs if r["method"] == m]
@@ -142,10 +142,12 @@ def star_section(meta, runs):
         build = [number(r["info"].get("build_s", "")) for r in ok]
         ping = [number(r["info"].get("ping_s", "")) for r in ok]
         rest = [r["seconds"] - b - p for r, b, p in zip(ok, build, ping) if b is not None and p is not None]
+        user = [number(r["info"].get("user_s", "")) for r in ok]
+        system = [number(r["info"].get("sys_s", "")) for r in ok]
         lines.append(
             f"| {NAMES.get(m, m)} | {fmt(median(r['seconds'] for r in ok))} | {fmt(ratio, 1, '×')} "
             f"| {fmt(median(build))} | {fmt(median(ping))} | {fmt(median(rest))} "
-            f"| {', '.join(lost)} | {fmt(mb(median(r['rss_kb'] for r in ok)), 1)} "
+            f"| {fmt(median(user))} | {fmt(median(system))} | {', '.join(lost)} | {fmt(mb(median(r['rss_kb'] for r in ok)), 1)} "
             f"| {status_note(mine)} |"
         )
     lines += [
@@ -156,9 +158,63 @@ def star_section(meta, runs):
         "lost whatever the tool (probably a bridge port that does not forward until the kernel has",
         "processed its carrier change). The ring ping of bash and `ip -batch` is one `ip netns exec`",
         "and one `ping` process per host, the same for both.",
+        "CPU user and system: GNU time's `%U` and `%S`, summed over the process and its children",
+        "(every `ip` and `ping` of bash and `ip -batch`). System time is the kernel's work on the",
+        "method's behalf (making namespaces and links, sending the pings); user time is the",
+        "method's own: the most a method could still save by being faster itself (short of",
+        "asking the kernel for less). Packets are forwarded in softirq on either core, not always",
+        "counted to the process that sent them.",
         "The time ends when the process exits; the kernel may still be freeing namespaces then. The",
         "next run waits until the kernel's namespace count stops falling (the \"cleanup s\" column",
         "of Every run), so no run pays for the one before.",
+        "",
+    ]
+    return lines
+
+
+def scale_section(meta, runs):
+    runs = [r for r in runs if r["section"] == "scale"]
+    sizes = sorted({r["n"] for r in runs})
+    if len(sizes) < 2:
+        return []
+    small, big = sizes[0], sizes[-1]
+    lines = [
+        f"## Growth: nslua's `topo.star(N)`, build and teardown ({meta['reps']} repetition(s), alternated)",
+        "",
+        "`bench/scale.lua N`: `topo.star(N)` (the bridge in a namespace of its own, brought up after",
+        "its ports; each host with an address; everything up), then `net.cleanup()`. No traffic.",
+        "",
+        "| hosts | whole run median s | build s | teardown s | CPU user s | CPU system s "
+        "| peak RSS, MB | runs not ok |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for n in sizes:
+        mine = [r for r in runs if r["n"] == n]
+        ok = [r for r in mine if r["status"] == "ok"]
+        def col(key):
+            return fmt(median(number(r["info"].get(key, "")) for r in ok))
+        lines.append(
+            f"| {n} | {fmt(median(r['seconds'] for r in ok))} | {col('build_s')} | {col('teardown_s')} "
+            f"| {col('user_s')} | {col('sys_s')} | {fmt(mb(median(r['rss_kb'] for r in ok)), 1)} "
+            f"| {status_note(mine)} |")
+    by_rep = {}
+    for r in runs:
+        if r["status"] == "ok":
+            by_rep.setdefault(r["rep"], {})[r["n"]] = r
+    whole = [d[big]["seconds"] / d[small]["seconds"] for d in by_rep.values() if small in d and big in d]
+    work = []
+    for d in by_rep.values():
+        if small in d and big in d:
+            a = [number(d[k]["info"].get(x, "")) for k in (big, small) for x in ("build_s", "teardown_s")]
+            if None not in a and a[2] + a[3] > 0:
+                work.append((a[0] + a[1]) / (a[2] + a[3]))
+    lines += [
+        "",
+        f"star-{big} against star-{small}, median of per-repetition ratios: whole run "
+        f"{fmt(median(whole), 1, '×')}, build + teardown {fmt(median(work), 1, '×')} "
+        f"(linear growth would be {big / small:.0f}×).",
+        "The whole run includes the start of nslua; neither includes the kernel's freeing of the",
+        "namespaces after the process has exited.",
         "",
     ]
     return lines
@@ -170,6 +226,9 @@ def memory_section(meta, runs):
         return []
     lines = [
         "## Memory (one more run of each, its process tree sampled every 0.05 s)",
+        "",
+        f"star-{meta['n']} as in the first table; nslua at {meta['big_n'] or '–'} hosts is "
+        "`bench/scale.lua` (no ring ping).",
         "",
         "| method | hosts | peak RSS of largest process, MB | peak RSS of the tree, MB "
         "| peak PSS of the tree, MB | time of this run, s | ring lost | status |",
@@ -235,9 +294,12 @@ def pingall_section(meta, runs):
         f"## All-pairs ping ({meta['pingall_reps']} repetition(s) of each)",
         "",
         "The same star (without the ring ping), then every host pings every other one: nslua's",
-        "`net.pingall(hosts)` (all sources at once, each destination asked up to 5 times 0.2 s apart,",
-        "then 1 s more) against Mininet's `net.pingAll(timeout='1')` (one `ping -c1 -W 1` after",
-        "the other, through each host's shell).",
+        "`net.pingall(hosts)` against Mininet's `net.pingAll(timeout='1')` (one `ping -c1 -W 1`",
+        "after the other, through each host's shell). nslua pings from many sources at once, each",
+        "destination asked up to 5 times 0.2 s apart, then 1 s more; in rounds planned to fit the",
+        "kernel's shared neighbour table, removing after each round the entries that round made;",
+        "pairs that failed while the kernel dropped packets from a full input backlog are tried",
+        "once more (\"rounds\" and \"retried\" in Every run).",
         "",
         "| hosts | method | pairs | dropped, per rep | pingall median s | × nslua | whole run median s "
         "| runs not ok |",
@@ -272,9 +334,10 @@ def pingall_section(meta, runs):
         "",
         "Drops are recorded as they happened. The kernel's neighbour (ARP) table is shared by all",
         "namespaces and holds at most gc_thresh3 entries (1024 by default, not raisable from inside",
-        "a private namespace); all pairs of more than about 30 hosts need more. Mininet, pinging",
-        "one pair at a time, lets old entries age out; nslua, pinging from all hosts at once, hits",
-        "the limit, so its times at these sizes are for a run that lost most pairs.",
+        "a private namespace, and forced garbage collection spares entries younger than 5 s); all",
+        "pairs of more than about 30 hosts need more, which is why nslua plans rounds. Mininet,",
+        f"pinging one pair at a time, lets old entries age out. Mininet is run up to "
+        f"{meta.get('mininet_pingall_max', '100')} hosts only (its 100 take about 12 minutes).",
         "",
     ]
     return lines
@@ -302,9 +365,9 @@ def notes(meta):
         "- Pingall compares only nslua and Mininet (the other tools have no pingall of their own).",
     ]
     if meta["big_n"]:
-        lines.append(f"- star-{meta['big_n']} is run for nslua only, once, for its memory.")
+        lines.append(f"- Growth and {meta['big_n']} hosts are run for nslua only (`bench/scale.lua`).")
     else:
-        lines.append("- star-1000 was skipped (smoke mode or BIG_N empty).")
+        lines.append("- Growth and the big lab were skipped (BIG_N empty).")
     lines += [
         "- Mininet is Debian's package installed without Open vSwitch; its LinuxBridge switch is put "
         "in a namespace of its own with `inNamespace=True`, like the bridge of the other methods.",
@@ -340,6 +403,7 @@ def main():
              "Written by `bench/run.sh`; the raw numbers are in `raw.tsv` beside this file.", ""]
     lines += machine(meta)
     lines += star_section(meta, runs)
+    lines += scale_section(meta, runs)
     lines += pingall_section(meta, runs)
     lines += startup_section(meta, runs)
     lines += memory_section(meta, runs)

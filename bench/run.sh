@@ -14,16 +14,21 @@
 #            a ring ping (hI pings hI+1, one echo), teardown; the whole run
 #            is timed, for nslua, bash (one ip per step), ip -batch,
 #            pyroute2 and Mininet (LinuxBridge, no controller). REPS times.
+#  scale     nslua's topo.star(N) and topo.star(BIG_N), build and teardown
+#            only (bench/scale.lua), alternated, REPS times: how it grows.
 #  memory    each method's star-N once more, its process tree sampled for
-#            peak RSS/PSS (not timed); nslua also at star-1000.
+#            peak RSS/PSS (not timed); nslua also at BIG_N (scale.lua).
 #  startup   `lua5.4 -e ''` against `nslua -e ''`, STARTUP_REPS times each.
 #  pingall   all pairs at each of PINGALL_SIZES hosts, nslua's net.pingall
-#            against Mininet's net.pingAll, PINGALL_REPS times.
+#            against Mininet's net.pingAll (Mininet only up to
+#            MININET_PINGALL_MAX hosts: it takes 12 minutes at 100),
+#            PINGALL_REPS times.
 #
-# Settings (environment): N REPS METHODS PINGALL_SIZES PINGALL_REPS
+# Settings (environment): N REPS METHODS PINGALL_SIZES PINGALL_REPS MININET_PINGALL_MAX
 # STARTUP_REPS BIG_N STAR_TIMEOUT PINGALL_TIMEOUT MININET_PINGALL_TIMEOUT
 # SETTLE_MAX NSLUA (default .build/release/nslua). --smoke (or SMOKE=1): every method
-# once at N=10, pingall at 10, no star-1000, written to bench/.smoke/.
+# once at N=10, pingall at 10, scale at 10 and 20 (BIG_N), written to
+# bench/.smoke/.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -50,12 +55,13 @@ METHODS=${METHODS:-"nslua bash ipbatch pyroute2 mininet"}
 STAR_TIMEOUT=${STAR_TIMEOUT:-300}
 PINGALL_TIMEOUT=${PINGALL_TIMEOUT:-300}
 MININET_PINGALL_TIMEOUT=${MININET_PINGALL_TIMEOUT:-780}
+MININET_PINGALL_MAX=${MININET_PINGALL_MAX:-100}
 if [ "$SMOKE" = 1 ]; then
   N=${N:-10} REPS=${REPS:-1} PINGALL_SIZES=${PINGALL_SIZES:-10} PINGALL_REPS=${PINGALL_REPS:-1}
-  STARTUP_REPS=${STARTUP_REPS:-10} BIG_N=${BIG_N:-} OUT=${OUT:-$B/.smoke}
+  STARTUP_REPS=${STARTUP_REPS:-10} BIG_N=${BIG_N:-20} OUT=${OUT:-$B/.smoke}
   STAR_TIMEOUT=60 PINGALL_TIMEOUT=60 MININET_PINGALL_TIMEOUT=60 SETTLE_MAX=${SETTLE_MAX:-3}
 else
-  N=${N:-250} REPS=${REPS:-3} PINGALL_SIZES=${PINGALL_SIZES:-"50 100"} PINGALL_REPS=${PINGALL_REPS:-1}
+  N=${N:-250} REPS=${REPS:-3} PINGALL_SIZES=${PINGALL_SIZES:-"50 100 250"} PINGALL_REPS=${PINGALL_REPS:-1}
   STARTUP_REPS=${STARTUP_REPS:-200} BIG_N=${BIG_N-1000} OUT=${OUT:-$B}
   SETTLE_MAX=${SETTLE_MAX:-10}
 fi
@@ -130,9 +136,11 @@ run_one() {
   else
     status=timeout secs=$limit
   fi
-  rss=$(tail -n 1 "$out.rss" 2>/dev/null)
+  local user= sys=
+  read -r rss user sys < <(tail -n 1 "$out.rss" 2>/dev/null)
   [[ "$rss" =~ ^[0-9]+$ ]] || rss=-
   info=$(result_info "$section" "$out" "$n" | tr '\n' ' ')
+  [[ "$user" =~ ^[0-9.]+$ && "$sys" =~ ^[0-9.]+$ ]] && info="$info user_s=$user sys_s=$sys"
   [[ "$status" = exit-* ]] && info="$info error=$(cat "$out.stderr" "$out.unshare" 2>/dev/null | grep -v '^ *$' | tail -n 1 | tr '\t ' '__' | cut -c1-120)"
   left=$(cat "$out.left" 2>/dev/null | tr '\n' ',' | sed 's/,$//')
   [ -n "$left" ] && info="$info left=$left"
@@ -147,9 +155,11 @@ result_info() {
   local section=$1 out=$2 n=$3
   case $section in
     star) grep '^ring ' "$out.stdout" | tail -n 1 | awk '{ print "ring=" $2, "build_s=" $4, "ping_s=" $6 }' ;;
+    scale) grep '^hosts ' "$out.stdout" | tail -n 1 | awk '{ print "build_s=" $4, "teardown_s=" $6 }' ;;
     pingall)
       if grep -q '^pairs ' "$out.stdout"; then
-        grep '^pairs ' "$out.stdout" | tail -n 1 | awk '{ print "pairs=" $2, "received=" $4, "dropped=" $6, "pingall_s=" $8 }'
+        grep '^pairs ' "$out.stdout" | tail -n 1 | awk '{ printf "pairs=%s received=%s dropped=%s pingall_s=%s", $2, $4, $6, $8
+          if (NF >= 12) printf " rounds=%s retried=%s", $10, $12; print "" }'
       else # stopped: how far Mininet's pingall rows (on its stderr) got
         cat "$out.stdout" "$out.stderr" | awk -v n="$n" '
           /^h[0-9]+ -> / { if (NF == n + 1) rows++; for (i = 3; i <= NF; i++) { tried++; if ($i == "X") lost++ } }
@@ -180,14 +190,21 @@ for rep in $(seq "$REPS"); do
   done
 done
 
+if [ -n "$BIG_N" ] && [[ " $METHODS " == *" nslua "* ]]; then
+  for rep in $(seq "$REPS"); do
+    for n in "$N" "$BIG_N"; do
+      run_one scale nslua "$n" "$rep" "$STAR_TIMEOUT" "$NSLUA" "$B/scale.lua" "$n"
+    done
+  done
+fi
+
 SAMPLE=1
 for m in $METHODS; do
   star_command "$m" "$N"
   run_one memory "$m" "$N" 1 "$STAR_TIMEOUT" "${CMD[@]}"
 done
 if [ -n "$BIG_N" ] && [[ " $METHODS " == *" nslua "* ]]; then
-  star_command nslua "$BIG_N"
-  run_one memory nslua "$BIG_N" 1 "$STAR_TIMEOUT" "${CMD[@]}"
+  run_one memory nslua "$BIG_N" 1 "$STAR_TIMEOUT" "$NSLUA" "$B/scale.lua" "$BIG_N"
 fi
 SAMPLE=0
 
@@ -199,7 +216,8 @@ for n in $PINGALL_SIZES; do
     for m in $METHODS; do
       case $m in
         nslua) run_one pingall nslua "$n" "$rep" "$PINGALL_TIMEOUT" "$NSLUA" "$B/pingall.lua" "$n" ;;
-        mininet) run_one pingall mininet "$n" "$rep" "$MININET_PINGALL_TIMEOUT" \
+        mininet) [ "$n" -le "$MININET_PINGALL_MAX" ] || continue
+                 run_one pingall mininet "$n" "$rep" "$MININET_PINGALL_TIMEOUT" \
                    /usr/bin/python3 -u "$B/pingall_mininet.py" "$n" ;;
       esac
     done
@@ -249,6 +267,7 @@ version() { "$@" 2>&1 | head -n 1; }
   echo "star_timeout=$STAR_TIMEOUT"
   echo "pingall_timeout=$PINGALL_TIMEOUT"
   echo "mininet_pingall_timeout=$MININET_PINGALL_TIMEOUT"
+  echo "mininet_pingall_max=$MININET_PINGALL_MAX"
   echo "host_clean=$HOST_CLEAN"
 } >"$W/meta"
 

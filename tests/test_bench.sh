@@ -32,6 +32,12 @@ for m in nslua mininet; do
   check "pingall: $m gave a time" has pingall "$m" pingall_s
   check "pingall: $m counted drops" has pingall "$m" dropped
 done
+for n in 10 20; do
+  check "scale: nslua at $n gave its build and teardown" has scale nslua teardown_s
+  check "RESULTS.md names the scale run at $n" grep -q "^| scale | nslua | $n | 1 | ok" "$out/RESULTS.md"
+done
+check "RESULTS.md gives the growth ratio" grep -q "^star-20 against star-10, median of per-repetition ratios: whole run [0-9.]*×" "$out/RESULTS.md"
+check "star runs report their CPU time" has star ipbatch sys_s
 for m in nslua lua5.4; do
   check "startup: $m gave times" has startup "$m"
 done
