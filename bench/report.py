@@ -154,9 +154,9 @@ def star_section(meta, runs):
         "",
         "Peak RSS here is GNU time's `%M`: the largest single process of the tree (for bash and",
         "`ip -batch` that is one `ip` or bash; for Mininet its Python). Whole trees: see Memory.",
-        "A lost ring echo costs its 1 s timeout. The first echoes right after a build are sometimes",
-        "lost whatever the tool (probably a bridge port that does not forward until the kernel has",
-        "processed its carrier change). The ring ping of bash and `ip -batch` is one `ip netns exec`",
+        "A lost ring echo costs its 1 s timeout. Echoes are lost, whatever the tool, when the machine",
+        "is busy with something else: a broadcast (an ARP request) on a 250-port bridge is 250 packets",
+        "in one CPU's input backlog, which holds 1000. The ring ping of bash and `ip -batch` is one `ip netns exec`",
         "and one `ping` process per host, the same for both.",
         "CPU user and system: GNU time's `%U` and `%S`, summed over the process and its children",
         "(every `ip` and `ping` of bash and `ip -batch`). System time is the kernel's work on the",
@@ -236,7 +236,7 @@ def memory_section(meta, runs):
     ]
     for r in runs:
         info = r["info"]
-        lost = "?"
+        lost = "–" if "ring" not in info else "?"
         if "/" in info.get("ring", ""):
             got, total = info["ring"].split("/")
             lost = str(int(total) - int(got))
