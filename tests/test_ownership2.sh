@@ -354,5 +354,23 @@ check_eq "9: the live run's link with the same chosen MAC is still there" "02:00
 check_contains "9: --clean says it is someone else's now" "$(cat "$WORK/mc.clean")" "left alone va9@host (re-created since: not the one that run made)"
 kill -TERM $pidB; wait $pidB 2>/dev/null
 
+# --- 10. killed in the middle of a teardown: namespaces are unmounted on several
+# threads and released together; a namespace is journalled as gone only once
+# it is unmounted, so --clean finishes whatever the kill interrupted ---------------
+for delay in 0 0.01 0.03 0.06 0.1; do
+  start_lab td 'local topo = require "nslua.topo"; topo.star(300)' 'do end'
+  sleep $delay; killed
+  clean
+  check "10: SIGKILL ${delay}s into the teardown of 300 namespaces: --clean leaves nothing" wait_state "$before"
+  [ "$(state)" == "$before" ] || { echo "    left: $(state)"; reset "10 ($delay)"; }
+done
+for delay in 0 0.02; do
+  start_lab td 'local topo = require "nslua.topo"; topo.star(300)' 'do end'
+  sleep $delay; kill -TERM "$PID"; wait "$PID" 2>/dev/null
+  check "10: SIGTERM ${delay}s into the teardown: the run itself leaves nothing" wait_state "$before"
+  [ "$(state)" == "$before" ] || { echo "    left: $(state)"; reset "10 term ($delay)"; }
+done
+check_eq "10: no mount of a namespace file is left" "" "$(grep ' /run/netns/' /proc/self/mountinfo)"
+
 check_clean "ownership2:"
 finish
