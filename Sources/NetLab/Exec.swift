@@ -1,5 +1,6 @@
 import CNetSys
 import Glibc
+import Synchronization
 
 /// What a program run with `ns:exec` did.
 public struct ExecResult: Sendable {
@@ -57,11 +58,11 @@ extension Namespace {
         inPipe[0] = -1; outPipe[1] = -1; errPipe[1] = -1; report[1] = -1
 
         try checkExec(report: report[0], pid: pid, program: program)
-        lab?.processGroups.insert(pid)
+        _ = lab?.processGroups.withLock { $0.insert(pid) }
         var run = ChildIO(pid: pid, stdin: inPipe[1], stdout: outPipe[0], stderr: errPipe[0], options: options)
         inPipe[1] = -1   // ChildIO closes it once fed
         let outcome = run.wait()
-        if kill(-pid, 0) != 0 { lab?.processGroups.remove(pid) }   // nothing of it runs any more
+        if kill(-pid, 0) != 0 { _ = lab?.processGroups.withLock { $0.remove(pid) } }   // nothing of it runs any more
         switch outcome {
         case .interrupted: throw .invalid("interrupted", "\(Validate.shown(program)) was killed")
         case .timedOut:
@@ -104,10 +105,10 @@ extension Namespace {
         } ?? -1
         guard pid > 0 else { nsys_terminal_restore(); throw .errno(errno, "fork") }
         close(report[1]); report[1] = -1
-        lab?.processGroups.insert(pid)
+        _ = lab?.processGroups.withLock { $0.insert(pid) }
         defer {
             nsys_terminal_restore()
-            if kill(-pid, 0) != 0 { lab?.processGroups.remove(pid) }
+            if kill(-pid, 0) != 0 { _ = lab?.processGroups.withLock { $0.remove(pid) } }
         }
         try checkExec(report: report[0], pid: pid, program: program)
         // Ctrl-C goes to it, not to nslua; a SIGTERM to nslua hangs it up.
@@ -154,42 +155,51 @@ extension Namespace {
 /// setpriv, a daemon's double fork) included. Where it cannot be made (no
 /// CAP_SYS_ADMIN), programs are born in nslua's own, and teardown ends their
 /// process groups only.
-final class ProcessJail {
-    private var reaper: pid_t = -1
-    private var namespaceFD: Int32 = -1
-    private var aliveFD: Int32 = -1
-    private var unavailable = false
+final class ProcessJail: @unchecked Sendable {
+    private struct State {
+        var reaper: pid_t = -1
+        var namespaceFD: Int32 = -1
+        var aliveFD: Int32 = -1
+        var unavailable = false
+    }
+    /// Locked: teardown may end it from the watchdog thread while the main
+    /// thread is starting a program.
+    private let state = Mutex(State())
     /// nslua's own PID namespace (where its threads' children go back to).
     private static let ownFD = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC)
 
     /// Runs `fork` (which forks once) with its child born in the namespace.
     func spawn(_ fork: () -> pid_t) -> pid_t {
-        if reaper <= 0 && !unavailable { start() }
-        guard reaper > 0, nsys_setns(namespaceFD, NSYS_CLONE_NEWPID) == 0 else { return fork() }
-        let pid = fork()
-        let e = errno
-        nsys_setns(ProcessJail.ownFD, NSYS_CLONE_NEWPID)
-        errno = e
-        return pid
+        state.withLock { s in
+            if s.reaper <= 0 && !s.unavailable { ProcessJail.start(&s) }
+            guard s.reaper > 0, nsys_setns(s.namespaceFD, NSYS_CLONE_NEWPID) == 0 else { return fork() }
+            let pid = fork()
+            let e = errno
+            nsys_setns(ProcessJail.ownFD, NSYS_CLONE_NEWPID)
+            errno = e
+            return pid
+        }
     }
 
-    private func start() {
-        guard ProcessJail.ownFD >= 0 else { unavailable = true; return }
+    private static func start(_ s: inout State) {
+        guard ownFD >= 0 else { s.unavailable = true; return }
         var ns: Int32 = -1, alive: Int32 = -1
-        let pid = nsys_start_pid_namespace(ProcessJail.ownFD, &ns, &alive)
-        guard pid > 0 else { unavailable = true; return }
-        (reaper, namespaceFD, aliveFD) = (pid, ns, alive)
+        let pid = nsys_start_pid_namespace(ownFD, &ns, &alive)
+        guard pid > 0 else { s.unavailable = true; return }
+        (s.reaper, s.namespaceFD, s.aliveFD) = (pid, ns, alive)
     }
 
     /// Kills everything in it; the next exec makes a new one.
     func end() {
-        guard reaper > 0 else { return }
-        kill(reaper, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(reaper, &status, 0) < 0 && errno == EINTR {}
-        close(namespaceFD)
-        close(aliveFD)
-        (reaper, namespaceFD, aliveFD) = (-1, -1, -1)
+        state.withLock { s in
+            guard s.reaper > 0 else { return }
+            kill(s.reaper, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(s.reaper, &status, 0) < 0 && errno == EINTR {}
+            close(s.namespaceFD)
+            close(s.aliveFD)
+            (s.reaper, s.namespaceFD, s.aliveFD) = (-1, -1, -1)
+        }
     }
 }
 

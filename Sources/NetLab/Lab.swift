@@ -1,6 +1,7 @@
 import CNetSys
 import Glibc
 import Netlink
+import Synchronization
 
 /// One run's lab: the namespaces and links it made or opened, and what it owns.
 ///
@@ -17,8 +18,9 @@ public final class Lab: @unchecked Sendable {
     let ledger = Ledger()
     /// Captures started in this run (stopped at teardown, before namespaces go).
     var captures: [Capture] = []
-    /// Process groups of programs started with exec that may still run.
-    var processGroups: Set<pid_t> = []
+    /// Process groups of programs started with exec that may still run
+    /// (locked: the watchdog's teardown ends them from another thread).
+    let processGroups = Mutex<Set<pid_t>>([])
     /// The PID namespace they are born in (teardown ends all of it).
     let processJail = ProcessJail()
     /// Leave everything in place at teardown.
@@ -626,8 +628,8 @@ public final class Lab: @unchecked Sendable {
     /// groups (where there is no such namespace).
     func killProcessGroups() {
         processJail.end()
-        for pgid in processGroups { kill(-pgid, SIGKILL) }
-        processGroups.removeAll()
+        let groups = processGroups.withLock { g in defer { g.removeAll() }; return g }
+        for pgid in groups { kill(-pgid, SIGKILL) }
     }
 }
 
