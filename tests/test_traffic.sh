@@ -153,6 +153,40 @@ check_contains "peer down: iputils gets nothing back either" "$(cat "$WORK/PEER.
 check_contains "show() marks the link without carrier" "$OUT" "y        veth     NO-CARRIER 172.16.9.2/24 peer x@wa"
 check_clean "why:"
 
+# --- a ping that fails because the kernel's ARP table (one for every namespace) is full ---
+# fb answers ARP for all of 10.78.0.0/16 (a local route); fa sends a datagram to
+# 3300 of those addresses, so the table fills with fresh REACHABLE entries that
+# the kernel may not evict for 5 s. Both pings to fb's own address then fail;
+# the lab is deleted at once, which frees the entries.
+s=$(lab full <<'LUA'
+local W = arg[1]
+local a, b = net.ns("fa"), net.ns("fb")
+local x, y = net.veth("x", "y", {ns = a, peer_ns = b})
+x:addr("10.77.0.1/16"):up() y:addr("10.77.0.2/16"):up()
+assert(os.execute("ip -n fb route add local 10.78.0.0/16 dev lo && ip -n fa route add 10.78.0.0/16 dev x"))
+local code, out, err = a:exec{"python3", "-c", [[
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(3300):
+    try: s.sendto(b"x", ("10.78.%d.%d" % (i // 250 % 5, 1 + i % 250), 9))
+    except OSError: pass
+]]}
+assert(code == 0, err)
+local r = a:ping("10.77.0.2", {count = 1, timeout = 1})
+print("FULL-HINT", r.hint or "-")
+os.execute("ip -s -j ntable show name arp_cache > " .. W .. "/ntable.json; ip netns exec fa ping -c 1 -W 1 10.77.0.2 > " .. W .. "/FULL.iputils 2>&1")
+net.cleanup()
+LUA
+)
+run_nslua "$s" "$WORK"
+check_eq "full ARP table lab runs" 0 "$RC"
+[ "$RC" = 0 ] || echo "$ERR"
+check_contains "full ARP table: iputils fails to send too" "$(cat "$WORK/FULL.iputils")" "ping: sendmsg: No buffer space available"
+check_eq "full ARP table: ip -s ntable shows it at its limit" "1024 1024" "$(jq -r '[.[] | select(.entries != null)][0] | "\(.entries) \(.thresh3)"' "$WORK/ntable.json" 2>/dev/null)"
+check_contains "full ARP table: the hint says so" "$(grep ^FULL-HINT <<< "$OUT")" "the kernel's ARP table is full (10"
+check_contains "full ARP table: the hint names the next hop and what to do" "$(grep ^FULL-HINT <<< "$OUT")" "no entry for 10.77.0.2 could be made, and entries used in the last 5 s are never evicted; let fewer hosts talk at once, or use net.pingall"
+check_clean "full ARP table:"
+
 # --- pingall on a bridge of 10 namespaces -------------------------------------------
 s=$(lab pingall <<'LUA'
 local topo = require "nslua.topo"

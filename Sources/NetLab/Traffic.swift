@@ -36,9 +36,12 @@ extension Namespace {
         lab?.trace(exec: "ping -c \(options.count) -i \(options.interval) -W \(options.timeout) -s \(options.size)"
                    + (options.ttl.map { " -t \($0)" } ?? "") + (options.from.map { " -I \(shellQuoted($0))" } ?? "")
                    + " \(shellQuoted(destination))", in: self)
+        let dropsBefore = Lab.backlogDrops()
         var result = try Pinger.run(in: self, destinations: [addr], scopes: [scope], options: options)[0]
         result.destination = destination
-        if result.received == 0 { result.hint = diagnose(addr, errors: result.errors, timeout: options.timeout) }
+        if result.received == 0 {
+            result.hint = diagnose(addr, errors: result.errors, timeout: options.timeout, backlogDropsBefore: dropsBefore)
+        }
         if let say = options.onLine {
             if let hint = result.hint { say("hint: \(hint)") }
             say("")
@@ -51,7 +54,7 @@ extension Namespace {
     /// Why a ping to `destination` got nothing back, from what this namespace
     /// shows: no route, the way out down or without carrier (and the other
     /// end of its cable down), no address on it, no answer to ARP.
-    func diagnose(_ destination: IPAddress, errors: [String], timeout: Double) -> String? {
+    func diagnose(_ destination: IPAddress, errors: [String], timeout: Double, backlogDropsBefore: UInt64) -> String? {
         guard let links = try? linkMessages() else { return nil }
         let addrs = (try? addressMessages()) ?? []
         let family = destination.isV4 ? "IPv4" : "IPv6"
@@ -87,6 +90,9 @@ extension Namespace {
         if dev.flags & IFF.LOWER_UP == 0 { return cable(dev) }
         if !hasAddress(dev) { return "\(dev.name) has no \(family) address (\(dev.name):addr(...) gives it one)" }
         let nexthop = route.gateway ?? destination
+        // The kernel's own limits, where the lab's setup looks right.
+        if let why = neighbourTableFull(destination, nexthop: nexthop) { return why }
+        let dropped = backlogDropped(since: backlogDropsBefore)
         if let n = (try? neighborMessages())?.first(where: { $0.address == nexthop && $0.index == dev.index }),
            n.state & 0x21 != 0 /* INCOMPLETE or FAILED */ {
             let what = route.gateway == nil ? "\(destination)" : "the gateway \(nexthop)"
@@ -95,8 +101,10 @@ extension Namespace {
                 let at = "\(m.name)@\(ns.displayName)"
                 if !m.isUp { return "\(what) is on \(at), which is down (\(m.name):up() brings it up)" }
                 if m.flags & IFF.LOWER_UP == 0 { return "\(what) is on \(at), which is up but has no carrier (is the other end of its cable up?)" }
+                if let dropped { return dropped }
                 return "\(what) is on \(at), which does not answer \(destination.isV4 ? "ARP" : "neighbour solicitations") from \(dev.name): is it on the same link (bridge) as \(dev.name)?"
             }
+            if let dropped { return dropped }
             return "\(what) does not answer \(destination.isV4 ? "ARP" : "neighbour solicitations") on \(dev.name)"
                 + " (is it up, on this link, with that address?)"
         }
@@ -107,9 +115,33 @@ extension Namespace {
             if e.contains("Host Unreachable") || e.contains("Address unreachable") { return "\(from) cannot reach \(destination) on its link (no answer to ARP there)" }
             return nil
         }
+        if let dropped { return dropped }
         return "no reply from \(destination) within \(formatSeconds(timeout)) s after the last request (sent on \(dev.name)"
             + (route.gateway.map { " to gateway \($0)" } ?? "") + "), and no error came back: something on the way drops the requests "
             + "or the replies (a router not forwarding, a filter, no route back to \(displayName)); ping with ttl = 1, 2, ... or a capture shows how far they get"
+    }
+}
+
+extension Namespace {
+    /// The kernel's neighbour table (one for all namespaces) full, so that
+    /// no entry for the next hop could be made.
+    func neighbourTableFull(_ destination: IPAddress, nexthop: IPAddress) -> String? {
+        let v4 = destination.isV4
+        let table = (lab?.host ?? self).neighbourTable(v4: v4)
+        guard let limit = table.limit, let entries = table.entries, limit > 0, entries + 16 >= limit else { return nil }
+        return "the kernel's \(v4 ? "ARP" : "neighbour") table is full (\(entries) entries of at most \(limit), "
+            + "net.\(v4 ? "ipv4" : "ipv6").neigh.default.gc_thresh3): it is one table for every namespace on the machine, "
+            + "so no entry for \(nexthop) could be made, and entries used in the last 5 s are never evicted; "
+            + "let fewer hosts talk at once, or use net.pingall, which plans its pairs around the limit"
+    }
+
+    /// Packets dropped from full input backlogs while the ping ran.
+    func backlogDropped(since before: UInt64) -> String? {
+        let drops = Lab.backlogDrops()
+        guard drops > before else { return nil }
+        return "the kernel dropped \(drops - before) packets from full input backlogs while this ping ran "
+            + "(net.core.netdev_max_backlog packets per CPU, for the whole machine; on a bridge, a broadcast is one "
+            + "packet per port): ask again, or with count > 1"
     }
 }
 
