@@ -174,6 +174,8 @@ for i in range(3300):
 assert(code == 0, err)
 local r = a:ping("10.77.0.2", {count = 1, timeout = 1})
 print("FULL-HINT", r.hint or "-")
+print("FULL-ERR", r.errors[1] or "-")
+print("FULL-STAT", tostring(r):match("[^\n]*packets transmitted[^\n]*") or "-")
 os.execute("ip -s -j ntable show name arp_cache > " .. W .. "/ntable.json; ip netns exec fa ping -c 1 -W 1 10.77.0.2 > " .. W .. "/FULL.iputils 2>&1")
 net.cleanup()
 LUA
@@ -183,6 +185,8 @@ check_eq "full ARP table lab runs" 0 "$RC"
 [ "$RC" = 0 ] || echo "$ERR"
 check_contains "full ARP table: iputils fails to send too" "$(cat "$WORK/FULL.iputils")" "ping: sendmsg: No buffer space available"
 check_eq "full ARP table: ip -s ntable shows it at its limit" "1024 1024" "$(jq -r '[.[] | select(.entries != null)][0] | "\(.entries) \(.thresh3)"' "$WORK/ntable.json" 2>/dev/null)"
+check_eq "full ARP table: nslua's error is iputils' line" "FULL-ERR	ping: sendmsg: No buffer space available" "$(grep ^FULL-ERR <<< "$OUT")"
+check_eq "full ARP table: statistics as iputils counts them (no +1 errors)" "$(grep 'packets transmitted' "$WORK/FULL.iputils" | sed 's/time [0-9]*ms//')" "$(grep ^FULL-STAT <<< "$OUT" | cut -f2 | sed 's/time [0-9]*ms//')"
 check_contains "full ARP table: the hint says so" "$(grep ^FULL-HINT <<< "$OUT")" "the kernel's ARP table is full (10"
 check_contains "full ARP table: the hint names the next hop and what to do" "$(grep ^FULL-HINT <<< "$OUT")" "no entry for 10.77.0.2 could be made, and entries used in the last 5 s are never evicted; let fewer hosts talk at once, or use net.pingall"
 check_clean "full ARP table:"

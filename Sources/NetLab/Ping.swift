@@ -64,7 +64,9 @@ public struct PingResult: Sendable {
     public var statistics: String {
         var line = "\(sent) packets transmitted, \(received) received"
         if duplicates > 0 { line += ", +\(duplicates) duplicates" }
-        if !errors.isEmpty { line += ", +\(errors.count) errors" }
+        // iputils counts ICMP errors there, not requests sendmsg refused.
+        let counted = errors.filter { !$0.hasPrefix("ping: sendmsg:") }.count
+        if counted > 0 { line += ", +\(counted) errors" }
         line += ", \(formatPercent(loss))% packet loss, time \(Int(elapsed.rounded()))ms"
         if let min, let avg, let max, let mdev {
             line += "\nrtt min/avg/max/mdev = \(f3(min))/\(f3(avg))/\(f3(max))/\(f3(mdev)) ms"
@@ -130,17 +132,22 @@ enum Pinger {
             if round < o.count && t >= nextSend {
                 // One round: a request to each destination still to be answered.
                 let seq = UInt16(truncatingIfNeeded: round + 1)
+                // A queued ICMP error would fail the next send (as its socket error).
+                for socket in sockets.values { drainErrors(socket) }
                 for (i, dst) in destinations.enumerated() where !(o.untilReply && results[i].received > 0) && !refused.contains(i) {
                     let scope = i < scopes.count ? scopes[i] : 0
                     let packet = echoRequest(v4: dst.isV4, id: id, seq: seq, size: o.size)
                     guard let socket = sockets[dst.isV4] else { continue }   // (callers open one per family)
-                    if let err = send(socket, packet, to: dst, scope: scope) {
-                        // iputils finds it out when it connects, before the first
-                        // request, and stops there: so does this destination.
-                        let line = "ping: \(round == 0 ? "connect" : "sendmsg"): \(err)"
+                    if let (code, err) = send(socket, packet, to: dst, scope: scope) {
+                        // iputils finds a missing route when it connects, before the
+                        // first request, and stops there: so does this destination.
+                        // Other errors (ENOBUFS: no neighbour entry could be made)
+                        // come from sendmsg, request by request.
+                        let atConnect = round == 0 && ![ENOBUFS, ENOMEM, EAGAIN].contains(code)
+                        let line = "ping: \(atConnect ? "connect" : "sendmsg"): \(err)"
                         results[i].errors.append(line)
                         o.onLine?(line)
-                        if round == 0 { refused.insert(i) }
+                        if atConnect { refused.insert(i) }
                     } else {
                         sentAt[i, default: [:]][seq] = now()
                     }
@@ -159,6 +166,7 @@ enum Pinger {
             var fds = sockets.values.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let n = poll(&fds, nfds_t(fds.count), Int32(Swift.min(wait, 50).rounded(.up)))
             if n <= 0 { continue }
+            for p in fds where p.revents & Int16(POLLERR) != 0 { drainErrors(p.fd) }
             for p in fds where p.revents & Int16(POLLIN) != 0 {
                 let v4 = sockets[true] == p.fd
                 while true {
@@ -260,6 +268,12 @@ enum Pinger {
         }
         var big: Int32 = 1 << 20
         setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, 4)
+        // As iputils: local send errors are reported (ENOBUFS when the kernel
+        // cannot make a neighbour entry; without this it drops the request
+        // silently). ICMP errors then also go to the error queue, which is
+        // emptied (they are read from the socket itself).
+        var one: Int32 = 1
+        if v4 { setsockopt(s, Int32(IPPROTO_IP), 11 /* IP_RECVERR */, &one, 4) } else { setsockopt(s, 41, 25 /* IPV6_RECVERR */, &one, 4) }
     }
 
     /// A time as iputils prints it: three significant digits ("0.045", "12.3", "105").
@@ -379,13 +393,23 @@ enum Pinger {
         return Reply(kind: .error(text, seq: seq), matchAddress: dst)
     }
 
-    private static func send(_ s: Int32, _ packet: [UInt8], to dst: IPAddress, scope: UInt32) -> String? {
+    /// nil, or errno and its text.
+    private static func send(_ s: Int32, _ packet: [UInt8], to dst: IPAddress, scope: UInt32) -> (Int32, String)? {
         var ss = sockaddrStorage(dst, scope: scope)
         let len = socklen_t(dst.isV4 ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size)
         let n = withUnsafePointer(to: &ss) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(s, packet, packet.count, 0, $0, len) }
         }
-        return n < 0 ? errnoDescription(errno) : nil
+        if n >= 0 { return nil }
+        let e = errno
+        return (e, errnoDescription(e))
+    }
+
+    /// Empties the socket's error queue (IP_RECVERR), which also clears its
+    /// pending error.
+    private static func drainErrors(_ s: Int32) {
+        var scratch = [UInt8](repeating: 0, count: 512)
+        while recv(s, &scratch, scratch.count, Int32(MSG_ERRQUEUE) | Int32(MSG_DONTWAIT)) >= 0 {}
     }
 
     private static func sourceAddress(_ ss: sockaddr_storage, v4: Bool) -> IPAddress? {
