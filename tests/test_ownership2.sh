@@ -372,5 +372,36 @@ for delay in 0 0.02; do
 done
 check_eq "10: no mount of a namespace file is left" "" "$(grep ' /run/netns/' /proc/self/mountinfo)"
 
+# --- 11. a namespace that cannot be unmounted: "not deleted", and the journal stays ---
+start_lab um 'net.ns("um1") net.ns("um2")' "$waiting"
+mount --bind /run/netns/um1 /run/netns/um1      # a second mount on it: unmounting one is not enough
+go um; wait "$PID"; rc=$?
+err=$(cat "$WORK/um.err")
+check_contains "11: teardown says the namespace was not deleted" "$err" "namespace um1 not deleted"
+check_contains "11: ... and that the journal keeps it for --clean" "$err" "nslua --clean tries again"
+check "11: um1 is still there" test -e /run/netns/um1
+check "11: um2 is gone" bash -c "! test -e /run/netns/um2"
+check_eq "11: one journal kept" 1 "$(ls /run/nslua | grep -c '\.journal$')"
+clean
+check_contains "11: --clean removes it" "$OUT" "netns um1"
+reset 11
+
+# --- 12. SIGTERM during a long net.cleanup(): the watchdog's teardown waits for it ---
+# (before, both tore down at once: the same links deleted twice, now and then a crash)
+code='local topo = require "nslua.topo"
+topo.star(50)
+for i = 1, 500 do net.veth("c" .. i, "d" .. i) end'
+printf '%s\nprint("ready") io.stdout:flush()\nlocal t = net.now() pcall(net.cleanup) io.stderr:write("CLEANUP ", net.now() - t, "\\n") net.sleep(60)\n' "$code" > "$WORK/tc.lua"
+"$NSLUA" --trace "$WORK/tc.lua" > "$WORK/tc.out" 2> "$WORK/tc.err" &
+PID=$!
+for _ in $(seq 500); do grep -q ready "$WORK/tc.out" && break; sleep 0.02; done
+sleep 0.3
+kill -TERM "$PID"; wait "$PID"; rc=$?
+grep -E "^nslua:|^CLEANUP" "$WORK/tc.err" | sed 's/^/    /' 
+check_eq "12: SIGTERM during net.cleanup(): exit 143, no crash" 143 "$rc"
+check_eq "12: no link was deleted twice" "" "$(grep '^+ ip link del' "$WORK/tc.err" | sort | uniq -d | head -3)"
+check "12: nothing left" wait_state "$before"
+[ "$(state)" == "$before" ] || reset 12
+
 check_clean "ownership2:"
 finish

@@ -171,6 +171,14 @@ final class JournalWriter {
         close(fd)
         fd = -1
     }
+
+    /// Closes it and leaves it in place (unlocked): what it lists is still
+    /// there, for `--clean` to finish.
+    func keep() {
+        guard fd >= 0 else { return }
+        close(fd)
+        fd = -1
+    }
 }
 
 extension String {

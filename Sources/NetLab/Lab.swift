@@ -21,6 +21,8 @@ public final class Lab: @unchecked Sendable {
     /// Process groups of programs started with exec that may still run
     /// (locked: the watchdog's teardown ends them from another thread).
     let processGroups = Mutex<Set<pid_t>>([])
+    /// Held for the whole of a teardown.
+    private let teardownLock = Mutex(())
     /// The PID namespace they are born in (teardown ends all of it).
     let processJail = ProcessJail()
     /// Leave everything in place at teardown.
@@ -186,8 +188,10 @@ public final class Lab: @unchecked Sendable {
         var problems: [String] = []
         let deletion = try prepareDeletion(of: ns, problems: &problems)
         ns.release()
-        finishDeletion(of: ns, deletion, unmounted: deletion.mounted ? unmountNamespace(deletion.name) : nil, problems: &problems)
-        if !problems.isEmpty { throw .invalid("namespace \(deletion.name) deleted with problems", problems.joined(separator: "; ")) }
+        let gone = finishDeletion(of: ns, deletion, unmounted: deletion.mounted ? unmountNamespace(deletion.name) : nil, problems: &problems)
+        if !problems.isEmpty {
+            throw .invalid("namespace \(deletion.name) \(gone ? "deleted with problems" : "not deleted")", problems.joined(separator: "; "))
+        }
     }
 
     /// What deleting a namespace needs to know once it is checked.
@@ -221,9 +225,12 @@ public final class Lab: @unchecked Sendable {
     /// The rest, once it is unmounted (`unmounted`: nil, or what went wrong)
     /// and released. Journalled as gone only once it is: a run killed before
     /// that leaves a journal from which --clean finishes the job.
-    private func finishDeletion(of ns: Namespace, _ d: Deletion, unmounted problem: String?, problems: inout [String]) {
+    /// Returns whether it is gone (false: still mounted, and still in the journal).
+    @discardableResult
+    private func finishDeletion(of ns: Namespace, _ d: Deletion, unmounted problem: String?, problems: inout [String]) -> Bool {
         if let problem { problems.append(problem) } else { ledger.removed(ns) }
         if !d.mounted { problems.append("\(netnsDirectory)/\(d.name) is no longer the namespace this run made (deleted or re-created outside nslua): left alone") }
+        return problem == nil
     }
 
     /// Deletes several namespaces this run created (teardown). The unmounts,
@@ -232,9 +239,10 @@ public final class Lab: @unchecked Sendable {
     /// the namespaces are released (their fds and sockets closed) only after
     /// all are unmounted, so that the kernel frees them in one batch rather
     /// than while the other unmounts wait. One problem string per namespace
-    /// that was kept or had a problem.
-    func deleteNamespaces(_ list: [Namespace]) -> [String] {
+    /// that was kept or had a problem; `kept`: some are still there.
+    func deleteNamespaces(_ list: [Namespace]) -> (problems: [String], kept: Bool) {
         var problems: [String] = []
+        var kept = false
         var ready: [(ns: Namespace, deletion: Deletion, problems: [String])] = []
         for ns in list {
             var own: [String] = []
@@ -243,6 +251,7 @@ public final class Lab: @unchecked Sendable {
                 ready.append((ns, try prepareDeletion(of: ns, problems: &own), own))
             } catch {
                 problems.append("namespace \(ns.displayName): \(error)")
+                kept = true
             }
         }
         let outcome = ParallelResults<String?>(count: ready.count, initial: nil)
@@ -252,13 +261,15 @@ public final class Lab: @unchecked Sendable {
         }
         for (i, var r) in ready.enumerated() {
             r.ns.release()
-            finishDeletion(of: r.ns, r.deletion, unmounted: outcome[i], problems: &r.problems)
+            let gone = finishDeletion(of: r.ns, r.deletion, unmounted: outcome[i], problems: &r.problems)
+            if !gone { kept = true }
             if !r.problems.isEmpty {
-                let e = LabError.invalid("namespace \(r.deletion.name) deleted with problems", r.problems.joined(separator: "; "))
+                let e = LabError.invalid("namespace \(r.deletion.name) \(gone ? "deleted with problems" : "not deleted")",
+                                         r.problems.joined(separator: "; "))
                 problems.append("namespace \(r.ns.displayName): \(e)")
             }
         }
-        return problems
+        return (problems, kept)
     }
 
     /// Unmounts and removes `netnsDirectory/name` (name validated: never a
@@ -585,8 +596,14 @@ public final class Lab: @unchecked Sendable {
     /// then its links elsewhere — each only if it is still the one it made.
     /// Never throws; returns what could not be removed or looked odd.
     /// `final`: nslua is exiting, nothing may be made after this.
+    /// Serialised: the watchdog's teardown (after an unheeded SIGTERM) waits
+    /// for a net.cleanup() the main thread is still running.
     @discardableResult
     public func teardown(final: Bool = false) -> [String] {
+        teardownLock.withLock { _ in tearDown(final: final) }
+    }
+
+    private func tearDown(final: Bool) -> [String] {
         if final { isClosed = true }
         var problems: [String] = []
         for c in captures { c.stop() }
@@ -597,7 +614,9 @@ public final class Lab: @unchecked Sendable {
             return []
         }
         putBackForeignLinks(in: nil, problems: &problems)
-        problems += deleteNamespaces(namespaces.reversed().filter(\.owned))
+        let (nsProblems, kept) = deleteNamespaces(namespaces.reversed().filter(\.owned))
+        problems += nsProblems
+        var left = kept
         for link in ledger.owned.reversed() where !link.isDeleted {
             // Only if it is still the link we made: same ifindex and MAC.
             guard let m = try? link.namespace.linkMessage(index: link.index) else {
@@ -617,9 +636,13 @@ public final class Lab: @unchecked Sendable {
                 ledger.deleted(link)   // gone meanwhile: its peer's namespace was freed by the kernel
             } catch {
                 problems.append("link \(link.label): \(error)")
+                left = true
             }
         }
-        ledger.finished()
+        if left, let path = ledger.journalPath {
+            problems.append("what is left is still in \(path): nslua --clean tries again")
+        }
+        ledger.finished(keepJournal: left)
         return problems
     }
 

@@ -273,13 +273,15 @@ final class Ledger {
 
     /// Teardown is over (or the lab is kept): the registry is emptied and the
     /// journal removed. Opened namespaces are released.
-    func finished() {
+    /// `keepJournal`: something it lists could not be removed, so the
+    /// journal stays (closed and unlocked) for `--clean`.
+    func finished(keepJournal: Bool = false) {
         for ns in namespaces where !ns.owned { ns.release() }
         namespaces.removeAll()
         live.removeAll()
         ownedBySerial.removeAll()
         touchedBySerial.removeAll()
-        journal?.finish()
+        if keepJournal { journal?.keep() } else { journal?.finish() }
         journal = nil
     }
 }
