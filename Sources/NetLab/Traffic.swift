@@ -90,23 +90,25 @@ extension Namespace {
         if dev.flags & IFF.LOWER_UP == 0 { return cable(dev) }
         if !hasAddress(dev) { return "\(dev.name) has no \(family) address (\(dev.name):addr(...) gives it one)" }
         let nexthop = route.gateway ?? destination
-        // The kernel's own limits, where the lab's setup looks right.
-        if let why = neighbourTableFull(destination, nexthop: nexthop) { return why }
-        let dropped = backlogDropped(since: backlogDropsBefore)
-        if let n = (try? neighborMessages())?.first(where: { $0.address == nexthop && $0.index == dev.index }),
-           n.state & 0x21 != 0 /* INCOMPLETE or FAILED */ {
+        let entry = (try? neighborMessages())?.first(where: { $0.address == nexthop && $0.index == dev.index })
+        // The kernel refused to send (ENOBUFS; EINVAL for IPv6) with no entry
+        // for the next hop: its neighbour table may be full.
+        let refused = errors.contains { $0.hasPrefix("ping: sendmsg: ") && ($0.hasSuffix(errnoDescription(ENOBUFS)) || !destination.isV4 && $0.hasSuffix(errnoDescription(EINVAL))) }
+        if entry == nil, refused, let why = neighbourTableFull(destination, nexthop: nexthop) { return why }
+        // Drops from full backlogs anywhere on the machine: a likely cause,
+        // said after the lab's own suspects.
+        let dropped = backlogDropped(since: backlogDropsBefore).map { "; also, \($0)" } ?? ""
+        if let n = entry, n.state & 0x21 != 0 /* INCOMPLETE or FAILED */ {
             let what = route.gateway == nil ? "\(destination)" : "the gateway \(nexthop)"
             // Where the lab has that address: why it does not answer.
             if let lab, let (ns, m) = lab.owner(of: nexthop, besides: self) {
                 let at = "\(m.name)@\(ns.displayName)"
                 if !m.isUp { return "\(what) is on \(at), which is down (\(m.name):up() brings it up)" }
                 if m.flags & IFF.LOWER_UP == 0 { return "\(what) is on \(at), which is up but has no carrier (is the other end of its cable up?)" }
-                if let dropped { return dropped }
-                return "\(what) is on \(at), which does not answer \(destination.isV4 ? "ARP" : "neighbour solicitations") from \(dev.name): is it on the same link (bridge) as \(dev.name)?"
+                return "\(what) is on \(at), which does not answer \(destination.isV4 ? "ARP" : "neighbour solicitations") from \(dev.name): is it on the same link (bridge) as \(dev.name)?" + dropped
             }
-            if let dropped { return dropped }
             return "\(what) does not answer \(destination.isV4 ? "ARP" : "neighbour solicitations") on \(dev.name)"
-                + " (is it up, on this link, with that address?)"
+                + " (is it up, on this link, with that address?)" + dropped
         }
         if let e = errors.first(where: { $0.hasPrefix("From ") }) {
             let from = e.split(separator: " ")[1]
@@ -115,10 +117,10 @@ extension Namespace {
             if e.contains("Host Unreachable") || e.contains("Address unreachable") { return "\(from) cannot reach \(destination) on its link (no answer to ARP there)" }
             return nil
         }
-        if let dropped { return dropped }
         return "no reply from \(destination) within \(formatSeconds(timeout)) s after the last request (sent on \(dev.name)"
             + (route.gateway.map { " to gateway \($0)" } ?? "") + "), and no error came back: something on the way drops the requests "
             + "or the replies (a router not forwarding, a filter, no route back to \(displayName)); ping with ttl = 1, 2, ... or a capture shows how far they get"
+            + dropped
     }
 }
 
@@ -141,7 +143,7 @@ extension Namespace {
         guard drops > before else { return nil }
         return "the kernel dropped \(drops - before) packets from full input backlogs while this ping ran "
             + "(net.core.netdev_max_backlog packets per CPU, for the whole machine; on a bridge, a broadcast is one "
-            + "packet per port): ask again, or with count > 1"
+            + "packet per port): if the lab looks right, ask again, or with count > 1"
     }
 }
 
