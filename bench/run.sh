@@ -77,6 +77,7 @@ trap 'rm -rf "$W"' EXIT
 RAW=$W/raw.tsv
 : >"$RAW"
 STARTED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+VERSION=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)   # at the start: what was built
 T_START=$EPOCHREALTIME
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # Processes not of this benchmark that keep a core busy skew every number:
@@ -249,7 +250,7 @@ version() { "$@" 2>&1 | head -n 1; }
   echo "cores=$(nproc)"
   echo "memory=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
   echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
-  echo "nslua=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) ($NSLUA)"
+  echo "nslua=$VERSION ($NSLUA)"
   echo "iproute2=$(version ip -V)"
   echo "iputils=$(version ping -V)"
   echo "lua=$(version lua5.4 -v)"

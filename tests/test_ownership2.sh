@@ -385,6 +385,16 @@ check_eq "11: one journal kept" 1 "$(ls /run/nslua | grep -c '\.journal$')"
 clean
 check_contains "11: --clean removes it" "$OUT" "netns um1"
 reset 11
+# The same through ns:delete() in the middle of the run.
+start_lab um3 'local n = net.ns("um3")' "$waiting"' print(pcall(n.delete, n))'
+mount --bind /run/netns/um3 /run/netns/um3
+go um3; wait "$PID"
+check_contains "11: ns:delete() says not deleted" "$(cat "$WORK/um3.out")" "namespace um3 not deleted"
+check_contains "11: ... and at the end the journal is kept" "$(cat "$WORK/um3.err")" "nslua --clean tries again"
+check_eq "11: ... one journal" 1 "$(ls /run/nslua | grep -c '\.journal$')"
+clean
+check_contains "11: --clean removes um3" "$OUT" "netns um3"
+reset 11b
 
 # --- 12. SIGTERM during a long net.cleanup(): the watchdog's teardown waits for it ---
 # (before, both tore down at once: the same links deleted twice, now and then a crash)

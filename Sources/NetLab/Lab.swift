@@ -23,6 +23,9 @@ public final class Lab: @unchecked Sendable {
     let processGroups = Mutex<Set<pid_t>>([])
     /// Held for the whole of a teardown.
     private let teardownLock = Mutex(())
+    /// A namespace of this run's could not be unmounted: it stays in the
+    /// journal, which teardown then keeps for --clean.
+    private var leftBehind = false
     /// The PID namespace they are born in (teardown ends all of it).
     let processJail = ProcessJail()
     /// Leave everything in place at teardown.
@@ -228,7 +231,7 @@ public final class Lab: @unchecked Sendable {
     /// Returns whether it is gone (false: still mounted, and still in the journal).
     @discardableResult
     private func finishDeletion(of ns: Namespace, _ d: Deletion, unmounted problem: String?, problems: inout [String]) -> Bool {
-        if let problem { problems.append(problem) } else { ledger.removed(ns) }
+        if let problem { problems.append(problem); leftBehind = true } else { ledger.removed(ns) }
         if !d.mounted { problems.append("\(netnsDirectory)/\(d.name) is no longer the namespace this run made (deleted or re-created outside nslua): left alone") }
         return problem == nil
     }
@@ -616,7 +619,7 @@ public final class Lab: @unchecked Sendable {
         putBackForeignLinks(in: nil, problems: &problems)
         let (nsProblems, kept) = deleteNamespaces(namespaces.reversed().filter(\.owned))
         problems += nsProblems
-        var left = kept
+        var left = kept || leftBehind
         for link in ledger.owned.reversed() where !link.isDeleted {
             // Only if it is still the link we made: same ifindex and MAC.
             guard let m = try? link.namespace.linkMessage(index: link.index) else {
@@ -643,6 +646,7 @@ public final class Lab: @unchecked Sendable {
             problems.append("what is left is still in \(path): nslua --clean tries again")
         }
         ledger.finished(keepJournal: left)
+        leftBehind = false
         return problems
     }
 
