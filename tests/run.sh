@@ -14,9 +14,29 @@ passed=0 failed=0 failed_names=()
 before_ns=$(ip netns list 2>/dev/null | sort)
 before_links=$(ip -br link 2>/dev/null | awk '{print $1}' | sort)
 
+# The kernel frees a test's namespaces after the test has ended (cleanup_net,
+# holding locks the next test needs): before each test, wait until its count
+# of network namespaces is back near where it was, or has stopped falling,
+# for at most 10 s, so that no test pays for the one before.
+netns_count() { awk '$1 == "net_namespace" { print $2 }' /proc/slabinfo 2>/dev/null; }
+base=$(netns_count)
+settle() {
+  [ -n "$base" ] || return 0
+  local c prev=999999999 still=0
+  for _ in $(seq 100); do
+    c=$(netns_count)
+    [ "$c" -le $((base + 8)) ] && return 0
+    if [ "$c" -lt "$prev" ]; then still=0; else still=$((still + 1)); fi
+    [ "$still" -ge 5 ] && return 0
+    prev=$c
+    sleep 0.1
+  done
+}
+
 for t in tests/test_*.sh; do
   name=$(basename "$t" .sh)
   [ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
+  settle
   log=$(mktemp)
   start=$EPOCHREALTIME
   if [ "${PRIVATE:-1}" = 1 ]; then

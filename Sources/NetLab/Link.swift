@@ -155,7 +155,7 @@ public final class Link: @unchecked Sendable {
         // solicitation for them is dropped (and retried a second later).
         var joining = [self, peerLink].compactMap { $0 }.filter { !$0.nodadAddresses.isEmpty && !$0.isDeleted }
         var tries = 0
-        while !(pending.isEmpty && joining.isEmpty) && tries < 200 {
+        while !(pending.isEmpty && joining.isEmpty) && tries < 2000 {
             if tries > 0 { usleep(1000) }
             tries += 1
             pending = pending.filter { l in (try? l.namespace.linkMessage(index: l.index))?.isWaitingForActivation ?? false }
@@ -163,12 +163,20 @@ public final class Link: @unchecked Sendable {
         }
     }
 
-    /// Whether the link receives neighbour solicitations for all its `nodad` addresses.
+    /// Whether the link answers neighbour solicitations for all its `nodad`
+    /// addresses: it has joined their solicited-node groups, and none is still
+    /// tentative. Both happen in the kernel's addrconf work, which a loaded
+    /// machine may run hundreds of milliseconds late (two addresses can share
+    /// a group, so the group alone does not tell).
     private func hasJoinedSolicitedNodeGroups() -> Bool {
         guard let groups = try? namespace.dump(Requests.dumpMulticastGroups()) else { return true }
         let joined = Set(groups.compactMap { try? MulticastGroupMessage($0) }
             .filter { $0.index == UInt32(bitPattern: index) }.map(\.group))
-        return nodadAddresses.allSatisfy { $0.solicitedNodeGroup.map(joined.contains) ?? true }
+        guard nodadAddresses.allSatisfy({ $0.solicitedNodeGroup.map(joined.contains) ?? true }) else { return false }
+        guard let addrs = try? namespace.addressMessages() else { return true }
+        let wanted = Set(nodadAddresses.map(\.bytes))
+        return !addrs.contains { $0.index == UInt32(bitPattern: index) && wanted.contains($0.prefix.address.bytes)
+                                 && $0.flags & 0x40 /* IFA_F_TENTATIVE */ != 0 }
     }
 
     /// Equivalent to `ip link set DEV down`.
@@ -284,7 +292,7 @@ public final class Link: @unchecked Sendable {
             // On a link already running, usable when this returns (see up()).
             if let m = try? message(), m.flags & IFF.LOWER_UP != 0 {
                 var tries = 0
-                while !hasJoinedSolicitedNodeGroups() && tries < 200 { usleep(1000); tries += 1 }
+                while !hasJoinedSolicitedNodeGroups() && tries < 2000 { usleep(1000); tries += 1 }
             }
         }
     }
