@@ -5,18 +5,7 @@
 -- pairs tried again after the kernel dropped packets).
 --   nslua bench/pingall.lua N
 local n = assert(tonumber(arg[1]), "usage: pingall.lua N")
-local function ip(i) return string.format("10.0.%d.%d", i // 250, i % 250 + 1) end
-
-local sw = net.ns("sw")
-local br = net.bridge("br0", {ns = sw}):up()
-local hosts = {}
-for i = 1, n do
-  local h = net.ns("h" .. i)
-  local port, eth = net.veth("p" .. i, "eth0", {ns = sw, peer_ns = h})
-  port:master(br):up()
-  eth:addr(ip(i) .. "/16"):up()
-  hosts[i] = h
-end
+local hosts = require("starlab")(n)
 
 local t0 = net.now()
 local m = net.pingall(hosts, {quiet = true})

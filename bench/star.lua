@@ -4,19 +4,8 @@
 -- seconds the build and the ring ping took; the rest is start and teardown).
 --   nslua bench/star.lua N
 local n = assert(tonumber(arg[1]), "usage: star.lua N")
-local function ip(i) return string.format("10.0.%d.%d", i // 250, i % 250 + 1) end
-
 local t0 = net.now()
-local sw = net.ns("sw")
-local br = net.bridge("br0", {ns = sw}):up()
-local hosts = {}
-for i = 1, n do
-  local h = net.ns("h" .. i)
-  local port, eth = net.veth("p" .. i, "eth0", {ns = sw, peer_ns = h})
-  port:master(br):up()
-  eth:addr(ip(i) .. "/16"):up()
-  hosts[i] = h
-end
+local hosts, ip = require("starlab")(n)
 
 local t1 = net.now()
 local ok = 0

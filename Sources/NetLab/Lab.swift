@@ -23,8 +23,8 @@ public final class Lab: @unchecked Sendable {
     let processGroups = Mutex<Set<pid_t>>([])
     /// Held for the whole of a teardown.
     private let teardownLock = Mutex(())
-    /// A namespace of this run's could not be unmounted: it stays in the
-    /// journal, which teardown then keeps for --clean.
+    /// A namespace of this run's could not be unmounted, or teardown had to
+    /// keep one: it stays in the journal, which teardown then keeps for --clean.
     private var leftBehind = false
     /// The PID namespace they are born in (teardown ends all of it).
     let processJail = ProcessJail()
@@ -192,9 +192,11 @@ public final class Lab: @unchecked Sendable {
         let deletion = try prepareDeletion(of: ns, problems: &problems)
         ns.release()
         let gone = finishDeletion(of: ns, deletion, unmounted: deletion.mounted ? unmountNamespace(deletion.name) : nil, problems: &problems)
-        if !problems.isEmpty {
-            throw .invalid("namespace \(deletion.name) \(gone ? "deleted with problems" : "not deleted")", problems.joined(separator: "; "))
-        }
+        if !problems.isEmpty { throw Lab.deletionError(deletion.name, gone: gone, problems) }
+    }
+
+    private static func deletionError(_ name: String, gone: Bool, _ problems: [String]) -> LabError {
+        .invalid("namespace \(name) \(gone ? "deleted with problems" : "not deleted")", problems.joined(separator: "; "))
     }
 
     /// What deleting a namespace needs to know once it is checked.
@@ -242,10 +244,9 @@ public final class Lab: @unchecked Sendable {
     /// the namespaces are released (their fds and sockets closed) only after
     /// all are unmounted, so that the kernel frees them in one batch rather
     /// than while the other unmounts wait. One problem string per namespace
-    /// that was kept or had a problem; `kept`: some are still there.
-    func deleteNamespaces(_ list: [Namespace]) -> (problems: [String], kept: Bool) {
+    /// that was kept or had a problem.
+    func deleteNamespaces(_ list: [Namespace]) -> [String] {
         var problems: [String] = []
-        var kept = false
         var ready: [(ns: Namespace, deletion: Deletion, problems: [String])] = []
         for ns in list {
             var own: [String] = []
@@ -254,7 +255,7 @@ public final class Lab: @unchecked Sendable {
                 ready.append((ns, try prepareDeletion(of: ns, problems: &own), own))
             } catch {
                 problems.append("namespace \(ns.displayName): \(error)")
-                kept = true
+                leftBehind = true
             }
         }
         let outcome = ParallelResults<String?>(count: ready.count, initial: nil)
@@ -265,14 +266,11 @@ public final class Lab: @unchecked Sendable {
         for (i, var r) in ready.enumerated() {
             r.ns.release()
             let gone = finishDeletion(of: r.ns, r.deletion, unmounted: outcome[i], problems: &r.problems)
-            if !gone { kept = true }
             if !r.problems.isEmpty {
-                let e = LabError.invalid("namespace \(r.deletion.name) \(gone ? "deleted with problems" : "not deleted")",
-                                         r.problems.joined(separator: "; "))
-                problems.append("namespace \(r.ns.displayName): \(e)")
+                problems.append("namespace \(r.ns.displayName): \(Lab.deletionError(r.deletion.name, gone: gone, r.problems))")
             }
         }
-        return (problems, kept)
+        return problems
     }
 
     /// Unmounts and removes `netnsDirectory/name` (name validated: never a
@@ -617,9 +615,8 @@ public final class Lab: @unchecked Sendable {
             return []
         }
         putBackForeignLinks(in: nil, problems: &problems)
-        let (nsProblems, kept) = deleteNamespaces(namespaces.reversed().filter(\.owned))
-        problems += nsProblems
-        var left = kept || leftBehind
+        problems += deleteNamespaces(namespaces.reversed().filter(\.owned))
+        var left = leftBehind
         for link in ledger.owned.reversed() where !link.isDeleted {
             // Only if it is still the link we made: same ifindex and MAC.
             guard let m = try? link.namespace.linkMessage(index: link.index) else {

@@ -28,6 +28,9 @@ public struct PingResult: Sendable {
     /// ICMP errors ("From 10.0.1.1 icmp_seq=1 Time to live exceeded") and
     /// local ones ("ping: connect: Network is unreachable"), as iputils prints them.
     public var errors: [String] = []
+    /// The errno of each request sendmsg refused (its line is in `errors`
+    /// too; iputils does not count these as errors in its statistics).
+    public var refusedSends: [Int32] = []
     /// When nothing came back: what nslua sees that is the likely cause
     /// ("eth0 is down", "no route to 10.9.0.1", ...).
     public var hint: String?
@@ -65,7 +68,7 @@ public struct PingResult: Sendable {
         var line = "\(sent) packets transmitted, \(received) received"
         if duplicates > 0 { line += ", +\(duplicates) duplicates" }
         // iputils counts ICMP errors there, not requests sendmsg refused.
-        let counted = errors.filter { !$0.hasPrefix("ping: sendmsg:") }.count
+        let counted = errors.count - refusedSends.count
         if counted > 0 { line += ", +\(counted) errors" }
         line += ", \(formatPercent(loss))% packet loss, time \(Int(elapsed.rounded()))ms"
         if let min, let avg, let max, let mdev {
@@ -147,7 +150,7 @@ enum Pinger {
                         let line = "ping: \(atConnect ? "connect" : "sendmsg"): \(err)"
                         results[i].errors.append(line)
                         o.onLine?(line)
-                        if atConnect { refused.insert(i) }
+                        if atConnect { refused.insert(i) } else { results[i].refusedSends.append(code) }
                     } else {
                         sentAt[i, default: [:]][seq] = now()
                     }
@@ -408,8 +411,8 @@ enum Pinger {
     /// Empties the socket's error queue (IP_RECVERR), which also clears its
     /// pending error.
     private static func drainErrors(_ s: Int32) {
-        var scratch = [UInt8](repeating: 0, count: 512)
-        while recv(s, &scratch, scratch.count, Int32(MSG_ERRQUEUE) | Int32(MSG_DONTWAIT)) >= 0 {}
+        // (A zero-length read still dequeues the message.)
+        while recv(s, nil, 0, Int32(MSG_ERRQUEUE) | Int32(MSG_DONTWAIT)) >= 0 {}
     }
 
     private static func sourceAddress(_ ss: sockaddr_storage, v4: Bool) -> IPAddress? {

@@ -40,7 +40,7 @@ extension Namespace {
         var result = try Pinger.run(in: self, destinations: [addr], scopes: [scope], options: options)[0]
         result.destination = destination
         if result.received == 0 {
-            result.hint = diagnose(addr, errors: result.errors, timeout: options.timeout, backlogDropsBefore: dropsBefore)
+            result.hint = diagnose(addr, result, timeout: options.timeout, backlogDropsBefore: dropsBefore)
         }
         if let say = options.onLine {
             if let hint = result.hint { say("hint: \(hint)") }
@@ -54,7 +54,8 @@ extension Namespace {
     /// Why a ping to `destination` got nothing back, from what this namespace
     /// shows: no route, the way out down or without carrier (and the other
     /// end of its cable down), no address on it, no answer to ARP.
-    func diagnose(_ destination: IPAddress, errors: [String], timeout: Double, backlogDropsBefore: UInt64) -> String? {
+    func diagnose(_ destination: IPAddress, _ result: PingResult, timeout: Double, backlogDropsBefore: UInt64) -> String? {
+        let errors = result.errors
         guard let links = try? linkMessages() else { return nil }
         let addrs = (try? addressMessages()) ?? []
         let family = destination.isV4 ? "IPv4" : "IPv6"
@@ -93,7 +94,7 @@ extension Namespace {
         let entry = (try? neighborMessages())?.first(where: { $0.address == nexthop && $0.index == dev.index })
         // The kernel refused to send (ENOBUFS; EINVAL for IPv6) with no entry
         // for the next hop: its neighbour table may be full.
-        let refused = errors.contains { $0.hasPrefix("ping: sendmsg: ") && ($0.hasSuffix(errnoDescription(ENOBUFS)) || !destination.isV4 && $0.hasSuffix(errnoDescription(EINVAL))) }
+        let refused = result.refusedSends.contains { $0 == ENOBUFS || !destination.isV4 && $0 == EINVAL }
         if entry == nil, refused, let why = neighbourTableFull(destination, nexthop: nexthop) { return why }
         // Drops from full backlogs anywhere on the machine: a likely cause,
         // said after the lab's own suspects.
@@ -323,7 +324,7 @@ extension Lab {
             let r = rows.withLock { $0 }
             let failed = tried.flatMap { i in tried.filter { j in j > i && !(r[i][j] && r[j][i]) }.map { (i, $0) } }
             retried = failed.count
-            for round in stride(from: 0, to: failed.count, by: max(1, free / 2)).map({ Array(failed[$0..<min($0 + max(1, free / 2), failed.count)]) }) {
+            for round in failed.chunked(max(1, free / 2)) {
                 if Interruption.requested() { break }
                 try run(round)
             }
@@ -367,7 +368,7 @@ extension Lab {
                 list = [list[0], list[m - 1]] + list[1..<(m - 1)]
             }
         }
-        return stride(from: 0, to: pairs.count, by: perRound).map { Array(pairs[$0..<min($0 + perRound, pairs.count)]) }
+        return pairs.chunked(perRound)
     }
 }
 
@@ -394,5 +395,12 @@ extension Namespace {
                 m.address.map { NeighborKey(index: m.index, address: $0) }
             }
         }
+    }
+}
+
+extension Array {
+    /// Consecutive slices of at most `n` elements.
+    func chunked(_ n: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: n).map { Array(self[$0..<Swift.min($0 + n, count)]) }
     }
 }
